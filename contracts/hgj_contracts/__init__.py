@@ -1,0 +1,67 @@
+"""Hongguanjia's MQTT contract: topic grammar, payload models and the channel registry."""
+
+from hgj_contracts.alerts import Alert, Severity
+from hgj_contracts.base import CONTRACT_VERSION, DeviceMessage, WireModel, utc_now
+from hgj_contracts.channel import MAX_PAYLOAD_BYTES, Channel, Publisher, TopicMatch
+from hgj_contracts.commands import CommandResult, DeviceCommand, DeviceState
+from hgj_contracts.errors import ContractError
+from hgj_contracts.events import DeviceEvent
+from hgj_contracts.metrics import METRICS, MetricSpec
+from hgj_contracts.registry import (
+    ALERT,
+    CHANNELS,
+    CHANNELS_BY_NAME,
+    COMMAND,
+    COMMAND_RESULT,
+    DEAD_LETTER,
+    DEVICE_STATE,
+    DEVICE_STATUS,
+    EVENT,
+    SERVICE_STATUS,
+    TELEMETRY,
+    device_channels,
+    match_topic,
+)
+from hgj_contracts.service import DeadLetter, RejectReason, ServiceStatus
+from hgj_contracts.status import DeviceStatus, DeviceType
+from hgj_contracts.telemetry import Reading, Telemetry
+
+__all__ = [
+    "ALERT",
+    "CHANNELS",
+    "CHANNELS_BY_NAME",
+    "COMMAND",
+    "COMMAND_RESULT",
+    "CONTRACT_VERSION",
+    "DEAD_LETTER",
+    "DEVICE_STATE",
+    "DEVICE_STATUS",
+    "EVENT",
+    "MAX_PAYLOAD_BYTES",
+    "METRICS",
+    "SERVICE_STATUS",
+    "TELEMETRY",
+    "Alert",
+    "Channel",
+    "CommandResult",
+    "ContractError",
+    "DeadLetter",
+    "DeviceCommand",
+    "DeviceEvent",
+    "DeviceMessage",
+    "DeviceState",
+    "DeviceStatus",
+    "DeviceType",
+    "MetricSpec",
+    "Publisher",
+    "Reading",
+    "RejectReason",
+    "ServiceStatus",
+    "Severity",
+    "Telemetry",
+    "TopicMatch",
+    "WireModel",
+    "device_channels",
+    "match_topic",
+    "utc_now",
+]
