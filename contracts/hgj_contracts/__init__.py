@@ -20,6 +20,7 @@ from hgj_contracts.registry import (
     SERVICE_STATUS,
     TELEMETRY,
     device_channels,
+    device_tree_subscription,
     match_topic,
 )
 from hgj_contracts.service import DeadLetter, RejectReason, ServiceStatus
@@ -62,6 +63,7 @@ __all__ = [
     "TopicMatch",
     "WireModel",
     "device_channels",
+    "device_tree_subscription",
     "match_topic",
     "utc_now",
 ]

@@ -124,7 +124,15 @@ EXAMPLES: dict[str, list[BaseModel]] = {
             change="raised",
         )
     ],
-    "service_status": [ServiceStatus(ts=T0, state="online", instance="ingest-1", version="0.1.0")],
+    "service_status": [
+        ServiceStatus(
+            ts=T0,
+            state="online",
+            instance="ingest-1",
+            version="0.1.0",
+            counters={"received": 120443, "stored": 120431, "rejected_schema": 12},
+        )
+    ],
     "dead_letter": [
         DeadLetter(
             ts=T0,

@@ -135,6 +135,13 @@ def match_topic(topic: str) -> TopicMatch:
     raise ContractError("unknown_topic", f"no channel matches {topic!r}")
 
 
+def device_tree_subscription(root: str, share_group: str | None = None) -> str:
+    """A filter for everything under every device of every community, including topics no
+    channel defines, so that a consumer can see (and dead-letter) an unknown topic family."""
+    base = DEVICE_STATUS.subscription(share_group=share_group, root=root)
+    return base.removesuffix("/status") + "/#"
+
+
 def device_channels() -> Iterator[Channel[Any]]:
     """Channels whose topics sit under one device (used to derive per-device ACLs)."""
     return (c for c in CHANNELS if c.pattern.startswith(_DEV))

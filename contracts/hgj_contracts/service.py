@@ -26,6 +26,9 @@ class ServiceStatus(WireModel):
     state: Literal["online", "offline"]
     instance: Identifier
     version: Annotated[str, Field(max_length=64)] | None = None
+    counters: (
+        Annotated[dict[Identifier, Annotated[int, Field(ge=0)]], Field(max_length=256)] | None
+    ) = Field(default=None, description="running totals, e.g. received, stored, rejected_schema")
 
 
 class DeadLetter(WireModel):

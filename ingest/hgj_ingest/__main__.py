@@ -1,0 +1,33 @@
+"""`python -m hgj_ingest`: run the ingest service until SIGINT/SIGTERM."""
+
+import logging
+import signal
+import threading
+
+from hgj_ingest.service import IngestService
+from hgj_ingest.settings import IngestSettings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = IngestSettings()
+    service = IngestService(settings)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    service.start()
+    logging.getLogger("hgj_ingest").info(
+        "ingest %s: mqtt %s:%s root %r → InfluxDB %s db %r",
+        settings.instance,
+        settings.mqtt_host,
+        settings.mqtt_port,
+        settings.root,
+        settings.influx_url,
+        settings.influx_db,
+    )
+    done.wait()
+    service.stop()
+
+
+if __name__ == "__main__":
+    main()

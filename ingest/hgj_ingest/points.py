@@ -1,0 +1,118 @@
+"""Turn contract messages into InfluxDB line protocol.
+
+Schema (see ingest/README.md): one measurement per channel, tags only for low-cardinality ids
+(community, device, kind, action, status and a few enumerations), everything else a field. A
+field name has one type everywhere, which the contract guarantees (catalogue metrics are always
+floats) and tests check for events, so InfluxDB never meets a field-type conflict.
+
+Points are stamped with the device's event time, so a message delivered twice overwrites its
+own point instead of adding one: this is what makes at-least-once delivery harmless.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
+from pydantic import BaseModel
+
+from hgj_contracts import CommandResult, DeviceState, DeviceStatus, Telemetry, TopicMatch
+
+WRITE_PRECISION = "u"
+"""Precision of the timestamps in the lines we write (microseconds: the contract's resolution)."""
+
+TELEMETRY_MEASUREMENT = "telemetry"
+EVENT_MEASUREMENT = "device_event"
+STATUS_MEASUREMENT = "device_status"
+STATE_MEASUREMENT = "device_state"
+RESULT_MEASUREMENT = "command_result"
+REJECT_MEASUREMENT = "ingest_reject"
+
+EVENT_TAG_FIELDS = frozenset({"category", "method"})
+"""Event fields small enough in cardinality to be tags, so dashboards can GROUP BY them."""
+
+_EVENT_SKIP = {"v", "ts", "seq", "kind"}
+
+
+def _point(measurement: str, ts: datetime, tags: dict[str, str]) -> Any:  # noqa: ANN401
+    point = Point(measurement).time(ts, WritePrecision.US)  # type: ignore[no-untyped-call]
+    for key, value in tags.items():
+        point.tag(key, value)
+    return point
+
+
+def telemetry_lines(match: TopicMatch, msg: Telemetry) -> list[str]:
+    point = _point(TELEMETRY_MEASUREMENT, msg.ts, _device_tags(match))
+    for name, reading in msg.metrics.items():
+        point.field(name, float(reading.value))
+    point.field("seq", msg.seq)
+    return [point.to_line_protocol()]
+
+
+def event_lines(match: TopicMatch, msg: BaseModel) -> list[str]:
+    data = msg.model_dump(exclude=_EVENT_SKIP, exclude_none=True)
+    tags = _device_tags(match) | {"kind": match.params["kind"]}
+    tags |= {k: str(data.pop(k)) for k in EVENT_TAG_FIELDS & data.keys()}
+    point = _point(EVENT_MEASUREMENT, msg.ts, tags)  # type: ignore[attr-defined]
+    point.field("seq", msg.seq)  # type: ignore[attr-defined]
+    for key, value in data.items():
+        point.field(key, value)
+    return [point.to_line_protocol()]
+
+
+def status_lines(match: TopicMatch, msg: DeviceStatus) -> list[str]:
+    point = _point(STATUS_MEASUREMENT, msg.ts, _device_tags(match))
+    point.field("seq", msg.seq).field("online", msg.state == "online")
+    for key in ("reason", "device_type", "firmware", "gateway"):
+        value = getattr(msg, key)
+        if value is not None:
+            point.field(key, value)
+    if msg.report_interval_s is not None:
+        point.field("report_interval_s", float(msg.report_interval_s))
+    return [point.to_line_protocol()]
+
+
+def state_lines(match: TopicMatch, msg: DeviceState) -> list[str]:
+    point = _point(STATE_MEASUREMENT, msg.ts, _device_tags(match))
+    # State values vary in type from device to device; one JSON field avoids type conflicts.
+    point.field("seq", msg.seq).field("state_json", msg.model_dump_json(include={"state"}))
+    if msg.command_id is not None:
+        point.field("command_id", msg.command_id)
+    return [point.to_line_protocol()]
+
+
+def result_lines(match: TopicMatch, msg: CommandResult) -> list[str]:
+    tags = _device_tags(match) | {"action": msg.action, "status": msg.status}
+    point = _point(RESULT_MEASUREMENT, msg.ts, tags)
+    point.field("seq", msg.seq).field("command_id", msg.command_id)
+    if msg.error_code is not None:
+        point.field("error_code", msg.error_code)
+    if msg.error is not None:
+        point.field("error", msg.error)
+    return [point.to_line_protocol()]
+
+
+def reject_line(
+    received_at: datetime, reason: str, channel: str, topic: str, detail: str, size: int
+) -> str:
+    point = _point(REJECT_MEASUREMENT, received_at, {"reason": reason, "channel": channel})
+    point.field("topic", topic[:1024]).field("detail", detail[:2000]).field("payload_size", size)
+    line: str = point.to_line_protocol()
+    return line
+
+
+def _device_tags(match: TopicMatch) -> dict[str, str]:
+    return {"community": match.params["community"], "device": match.params["device"]}
+
+
+Converter = Callable[[TopicMatch, Any], list[str]]
+
+CONVERTERS: dict[str, Converter] = {
+    "telemetry": telemetry_lines,
+    "event": event_lines,
+    "device_status": status_lines,
+    "device_state": state_lines,
+    "command_result": result_lines,
+}
+"""Channels ingest stores, by channel name. Others under the device tree are passed over."""

@@ -1,0 +1,215 @@
+"""The ingest service: MQTT in, InfluxDB out, acknowledged only after the write.
+
+Threads: paho's network thread validates each message and adds it to the buffer; one writer
+thread takes batches, stores them (retrying while InfluxDB is down) and then acknowledges the
+messages of the batch; the status thread publishes counters. A message is acknowledged only
+after its points are stored or its rejection is recorded, so a crash at any moment loses
+nothing: the broker redelivers what was not acknowledged, and rewriting a point is harmless.
+"""
+
+import logging
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from hgj_contracts import DEAD_LETTER, device_tree_subscription
+from hgj_ingest.batch_store import BatchStore
+from hgj_ingest.buffer import Buffer, Entry
+from hgj_ingest.counters import Counters
+from hgj_ingest.handler import Accepted, Ignored, MessageHandler, Rejected
+from hgj_ingest.influx_writer import InfluxWriter, WriteRejected
+from hgj_ingest.mqtt_session import (
+    connect_properties,
+    make_client,
+    status_payload,
+    status_topic,
+)
+from hgj_ingest.settings import IngestSettings
+
+log = logging.getLogger("hgj_ingest")
+
+
+class IngestService:
+    def __init__(self, settings: IngestSettings, counters: Counters | None = None) -> None:
+        self.settings = settings
+        self.counters = counters or Counters()
+        self._handler = MessageHandler(settings)
+        self._buffer = Buffer(settings.batch_size, settings.flush_interval_s)
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._generation = 0
+        self._writer = InfluxWriter(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+            token=settings.influx_token,
+            timeout_s=settings.influx_timeout_s,
+        )
+        self._store = BatchStore(
+            self._writer, self.counters, self._stop, self._on_store_refused, self._on_retry
+        )
+        self._client = make_client(settings)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._dead_letter_topic = DEAD_LETTER.topic(root=settings.root, service=settings.instance)
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        s = self.settings
+        if s.mqtt_protocol == "5":
+            self._client.connect_async(
+                s.mqtt_host,
+                s.mqtt_port,
+                keepalive=30,
+                clean_start=False,
+                properties=connect_properties(s),
+            )
+        else:
+            self._client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=30)
+        self._client.loop_start()
+        for target, name in (
+            (self._write_loop, "ingest-writer"),
+            (self._status_loop, "ingest-status"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Flush what is buffered (if the store is up), say goodbye, disconnect."""
+        self._stop.set()
+        self._buffer.wake()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._connected.is_set():
+            info = self._client.publish(
+                status_topic(self.settings),
+                status_payload(self.settings, "offline", self.counters.snapshot()),
+                qos=1,
+                retain=True,
+            )
+            info.wait_for_publish(timeout=5)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._writer.close()
+
+    # MQTT callbacks (paho's network thread) ---------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _u: object,
+        _f: object,
+        reason: ReasonCode,
+        _p: object,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused ingest: %s", reason)
+            self.counters.add("connect_refused")
+            return
+        self._generation += 1
+        topic_filter = device_tree_subscription(self.settings.root, self.settings.share_group)
+        client.subscribe(topic_filter, qos=1)
+        client.publish(
+            status_topic(self.settings),
+            status_payload(self.settings, "online", self.counters.snapshot()),
+            qos=1,
+            retain=True,
+        )
+        self._connected.set()
+        log.info("ingest connected, subscribed to %s", topic_filter)
+
+    def _on_disconnect(
+        self,
+        _c: mqtt.Client,
+        _u: object,
+        _f: object,
+        reason: ReasonCode,
+        _p: object,
+    ) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            self.counters.add("disconnects")
+            log.warning("ingest lost the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self.counters.add("received")
+        payload = bytes(msg.payload)
+        try:
+            outcome = self._handler.handle(msg.topic, payload)
+        except Exception:  # a bug must not stop ingest; the message is dead-lettered instead
+            log.exception("handler failed on %s", msg.topic)
+            outcome = self._handler.reject(msg.topic, payload, "schema", "internal error", "?")
+        if isinstance(outcome, Accepted):
+            lines = outcome.lines
+        elif isinstance(outcome, Rejected):
+            self.counters.add(f"rejected_{outcome.reason}")
+            self._publish_dead_letter(outcome)
+            lines = [outcome.line]
+        else:
+            assert isinstance(outcome, Ignored)
+            self.counters.add("ignored")
+            lines = []
+        self._buffer.add(Entry(lines, msg.mid, msg.qos, self._generation, msg.topic, payload))
+
+    # writer thread ---------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            batch = self._buffer.take(self._stop)
+            if batch:
+                if not self._store.store(batch):
+                    return  # stopped while InfluxDB was down: unacked, the broker redelivers
+                self._ack(batch)
+            if stopping:
+                return
+
+    def _ack(self, batch: list[Entry]) -> None:
+        generation = self._generation
+        acked = 0
+        for entry in batch:
+            if entry.qos > 0 and entry.generation == generation:
+                self._client.ack(entry.mid, entry.qos)
+                acked += 1
+        self.counters.add("acked", acked)
+        self.counters.add("stored_messages", len(batch))
+
+    def _on_store_refused(self, entry: Entry, refused: WriteRejected) -> None:
+        rejected = self._handler.reject(
+            entry.topic, entry.payload, "store_rejected", f"{refused.status}: {refused.error}", "?"
+        )
+        self.counters.add("rejected_store_rejected")
+        self._publish_dead_letter(rejected)
+
+    def _on_retry(self, reason: str) -> None:
+        log.warning("InfluxDB write failed, retrying: %s", reason)
+
+    def _publish_dead_letter(self, rejected: Rejected) -> None:
+        self._client.publish(
+            self._dead_letter_topic,
+            DEAD_LETTER.encode(rejected.dead_letter),
+            qos=DEAD_LETTER.qos,
+            retain=DEAD_LETTER.retain,
+        )
+        self.counters.add("dead_lettered")
+
+    # status thread ---------------------------------------------------------------------------
+
+    def _status_loop(self) -> None:
+        while not self._stop.wait(self.settings.status_interval_s):
+            if self._connected.is_set():
+                self._client.publish(
+                    status_topic(self.settings),
+                    status_payload(self.settings, "online", self.counters.snapshot()),
+                    qos=1,
+                    retain=True,
+                )

@@ -1,0 +1,55 @@
+"""Ingest settings, read from the environment (prefix ``HGJ_INGEST_``) or given by a caller."""
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hgj_contracts.ids import Identifier
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HGJ_INGEST_", extra="forbid", frozen=True)
+
+    root: Identifier = "hgj"
+    instance: Identifier = Field(default="ingest-1", description="also the fixed MQTT client id")
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = "svc.ingest"
+    mqtt_password: SecretStr | None = None
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="3.1.1 only for brokers without MQTT 5 (the embedded fallback)"
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=60, description="how long the broker queues for us while down"
+    )
+    receive_maximum: int = Field(
+        default=20000,
+        ge=1,
+        le=65535,
+        description="unacknowledged QoS 1 messages in flight to us; bounds our memory, and must "
+        "exceed batch_size or batches only ever flush on the timer",
+    )
+    share_group: Identifier | None = Field(
+        default=None, description="MQTT 5 shared subscription group when several workers run"
+    )
+
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = Field(default="hgj", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = Field(
+        default=None, description="InfluxDB 2.x/3.x token for the v1 compatibility API"
+    )
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+
+    batch_size: int = Field(default=5000, ge=1, le=50000)
+    flush_interval_s: float = Field(default=0.5, gt=0, le=60)
+    max_future_skew_s: float = Field(
+        default=600.0, gt=0, description="event times further ahead than this are refused"
+    )
+    max_age_days: float = Field(
+        default=400.0, gt=0, description="event times older than this are refused"
+    )
+    status_interval_s: float = Field(default=10.0, gt=0, description="how often counters publish")

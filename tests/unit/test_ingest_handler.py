@@ -1,0 +1,88 @@
+"""What ingest makes of each message, without a broker or a database."""
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hgj_contracts import COMMAND, EVENT, TELEMETRY
+from hgj_contracts.examples import EXAMPLES
+from hgj_ingest.handler import Accepted, Ignored, MessageHandler, Rejected
+from hgj_ingest.settings import IngestSettings
+
+NOW = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
+TOPIC = TELEMETRY.topic(root="hgj", community="guangsha", device="gs-b01-th")
+GOOD = (
+    b'{"v":1,"ts":"2026-11-27T02:14:00Z","seq":7,'
+    b'"metrics":{"temperature":{"value":21.5,"unit":"Cel"},"battery":{"value":90,"unit":"%"}}}'
+)
+
+
+@pytest.fixture
+def handler() -> MessageHandler:
+    return MessageHandler(IngestSettings(_env_file=None), clock=lambda: NOW)  # type: ignore[call-arg]
+
+
+def test_telemetry_becomes_one_point_at_event_time(handler: MessageHandler) -> None:
+    outcome = handler.handle(TOPIC, GOOD)
+    assert outcome == Accepted(
+        "telemetry",
+        [
+            "telemetry,community=guangsha,device=gs-b01-th "
+            "battery=90,seq=7i,temperature=21.5 1795745640000000"  # 90 without i is a float
+        ],
+    )
+
+
+def test_commands_are_passed_over(handler: MessageHandler) -> None:
+    command = EXAMPLES["command"][0]
+    topic = COMMAND.topic(root="hgj", community="guangsha", device="gs-gate-n", action="open_gate")
+    assert handler.handle(topic, COMMAND.encode(command)) == Ignored("command")
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (TOPIC, b"{not json", "malformed_json"),
+        (TOPIC, b"\xc3\x28\xa0\xa1", "invalid_utf8"),
+        (TOPIC, GOOD.replace(b"21.5", b'"hot"'), "schema"),
+        (TOPIC, GOOD.replace(b"21.5", b"NaN"), "non_finite"),
+        (TOPIC, GOOD.replace(b'"seq":7,', b""), "schema"),
+        (TOPIC, b"x" * 20000, "oversize"),
+        ("hgj/guangsha/dev/gs-b01-th/firmware", GOOD, "unknown_topic"),
+        (TOPIC, GOOD.replace(b"2026-11-27T02:14", b"2027-11-27T02:14"), "ts_out_of_range"),
+        (TOPIC, GOOD.replace(b"2026-11-27T02:14", b"1970-01-01T00:00"), "ts_out_of_range"),
+    ],
+)
+def test_bad_input_is_rejected_with_reason_and_a_dead_letter(
+    handler: MessageHandler, topic: str, payload: bytes, reason: str
+) -> None:
+    outcome = handler.handle(topic, payload)
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == reason
+    assert outcome.dead_letter.topic == topic
+    assert outcome.dead_letter.payload_size == len(payload)
+    assert base64.b64decode(outcome.dead_letter.payload_b64) == payload[:4096]
+    assert outcome.line.startswith("ingest_reject,channel=")
+    assert f"reason={reason}" in outcome.line
+
+
+def test_small_clock_skew_is_tolerated(handler: MessageHandler) -> None:
+    ahead = (NOW + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    assert isinstance(handler.handle(TOPIC, GOOD.replace(b"2026-11-27T02:14:00Z", ahead)), Accepted)
+
+
+def test_event_tags_and_fields(handler: MessageHandler) -> None:
+    face = next(e for e in EXAMPLES["event"] if getattr(e, "kind", None) == "face")
+    topic = EVENT.topic(root="hgj", community="guangsha", device="gs-gate-n-cam", kind="face")
+    outcome = handler.handle(topic, EVENT.encode(face))
+    assert isinstance(outcome, Accepted)
+    (line,) = outcome.lines
+    tags, fields, _ts = line.split(" ")
+    assert (
+        tags == "device_event,category=resident,community=guangsha,device=gs-gate-n-cam,kind=face"
+    )
+    assert 'person_id="p-10233"' in fields
+    assert "score=0.93" in fields
+    assert "frames=5i" in fields
+    assert "seq=51i" in fields
