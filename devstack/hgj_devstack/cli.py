@@ -33,3 +33,56 @@ def docs(
         return
     written = contract_docs.write_files(docs_dir)
     typer.echo(f"wrote {len(written)} file(s)" if written else "contract docs already current")
+
+
+@app.command()
+def run(
+    interval: Annotated[float, typer.Option(help="seconds between a device's readings")] = 10.0,
+    mqtt_port: Annotated[int, typer.Option(help="broker port (a free one if taken)")] = 18830,
+    influx_port: Annotated[int, typer.Option(help="InfluxDB port (a free one if taken)")] = 18086,
+    embedded: Annotated[
+        bool, typer.Option(help="use the embedded broker and store even if binaries exist")
+    ] = False,
+) -> None:
+    """Start broker, InfluxDB, ingest and the simulators of both communities; Ctrl-C stops."""
+    from hgj_devstack.run_stack import RunOptions
+    from hgj_devstack.run_stack import run as run_stack
+
+    options = RunOptions(
+        interval_s=interval, mqtt_port=mqtt_port, influx_port=influx_port, force_embedded=embedded
+    )
+    raise typer.Exit(run_stack(options))
+
+
+@app.command()
+def status() -> None:
+    """Devices online per community, points stored, ingest counters of the running stack."""
+    from rich.console import Console
+
+    from hgj_devstack import stack_state
+    from hgj_devstack import status as stack_status
+
+    state = stack_state.load()
+    if state is None:
+        typer.echo("nothing is running: start the stack with `make run`", err=True)
+        raise typer.Exit(1)
+    try:
+        report = stack_status.collect(state)
+    except RuntimeError as err:
+        typer.echo(f"the stack in .run/ is not answering ({err}); is `make run` running?", err=True)
+        raise typer.Exit(1) from None
+    Console().print(stack_status.render(state, report))
+
+
+@app.command()
+def bench(
+    messages: Annotated[int, typer.Option(help="backlog size per round")] = 60_000,
+    rounds: Annotated[int, typer.Option(help="rounds; the median is reported")] = 2,
+    output: Annotated[Path, typer.Option(help="JSON file the figures are merged into")] = Path(
+        ".bench/results.json"
+    ),
+) -> None:
+    """Ingest throughput at QoS 1 as a ratio to a raw paho → InfluxDB pipe, same run."""
+    from hgj_devstack import bench as ingest_bench
+
+    ingest_bench.run(total=messages, rounds=rounds, results_file=output)

@@ -19,7 +19,7 @@ from tenacity import (
 
 from hgj_ingest.buffer import Entry
 from hgj_ingest.counters import Counters
-from hgj_ingest.influx_writer import InfluxWriter, RetryableWriteError, WriteRejected
+from hgj_ingest.influx_writer import PointWriter, RetryableWriteError, WriteRejected
 
 _backoff = wait_exponential_jitter(multiplier=0.2, max=15.0, jitter=0.2)
 
@@ -37,7 +37,7 @@ def _wait(state: RetryCallState) -> float:
 class BatchStore:
     def __init__(
         self,
-        writer: InfluxWriter,
+        writer: PointWriter,
         counters: Counters,
         stop: threading.Event,
         on_refused: Callable[[Entry, WriteRejected], None],

@@ -7,6 +7,7 @@ connection errors are the store's trouble, so the batch is retried, honouring Re
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 import urllib3
@@ -27,6 +28,12 @@ class WriteRejected:
 
     status: int
     error: str
+
+
+class PointWriter(Protocol):
+    def write(self, lines: list[str]) -> "WriteRejected | None": ...
+
+    def close(self) -> None: ...
 
 
 class InfluxWriter:

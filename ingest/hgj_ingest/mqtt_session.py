@@ -41,9 +41,11 @@ def make_client(settings: IngestSettings) -> mqtt.Client:
         clean_session=None if v5 else False,
         manual_ack=True,
     )
-    if settings.mqtt_username is not None:
-        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-        client.username_pw_set(settings.mqtt_username, password)
+    if settings.mqtt_password is not None:
+        username = settings.mqtt_username or f"svc.{settings.instance}"
+        client.username_pw_set(username, settings.mqtt_password.get_secret_value())
+    elif settings.mqtt_username is not None:
+        client.username_pw_set(settings.mqtt_username)
     client.will_set(
         status_topic(settings),
         status_payload(settings, "offline", None),

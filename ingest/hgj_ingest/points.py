@@ -10,7 +10,7 @@ own point instead of adding one: this is what makes at-least-once delivery harml
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from influxdb_client.client.write.point import Point
@@ -33,6 +33,8 @@ EVENT_TAG_FIELDS = frozenset({"category", "method"})
 """Event fields small enough in cardinality to be tags, so dashboards can GROUP BY them."""
 
 _EVENT_SKIP = {"v", "ts", "seq", "kind"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _point(measurement: str, ts: datetime, tags: dict[str, str]) -> Any:  # noqa: ANN401
@@ -43,11 +45,16 @@ def _point(measurement: str, ts: datetime, tags: dict[str, str]) -> Any:  # noqa
 
 
 def telemetry_lines(match: TopicMatch, msg: Telemetry) -> list[str]:
-    point = _point(TELEMETRY_MEASUREMENT, msg.ts, _device_tags(match))
-    for name, reading in msg.metrics.items():
-        point.field(name, float(reading.value))
-    point.field("seq", msg.seq)
-    return [point.to_line_protocol()]
+    """The hot path (most traffic is telemetry), formatted directly instead of through Point,
+    which costs about 8 µs a message. No escaping is needed, by construction of the contract:
+    tag values are ids (``[a-z0-9_-]``), field keys are catalogue metric names (``[a-z0-9_]``)
+    and values are finite floats. A unit test checks this equals Point's serialisation."""
+    params = match.params
+    fields = ",".join(f"{name}={reading.value!r}" for name, reading in sorted(msg.metrics.items()))
+    return [
+        f"{TELEMETRY_MEASUREMENT},community={params['community']},device={params['device']} "
+        f"{fields},seq={msg.seq}i {(msg.ts - _EPOCH) // _MICROSECOND}"
+    ]
 
 
 def event_lines(match: TopicMatch, msg: BaseModel) -> list[str]:
@@ -90,6 +97,15 @@ def result_lines(match: TopicMatch, msg: CommandResult) -> list[str]:
         point.field("error_code", msg.error_code)
     if msg.error is not None:
         point.field("error", msg.error)
+    return [point.to_line_protocol()]
+
+
+def telemetry_lines_via_point(match: TopicMatch, msg: Telemetry) -> list[str]:
+    """Reference serialisation of telemetry through influxdb-client's Point (tests compare)."""
+    point = _point(TELEMETRY_MEASUREMENT, msg.ts, _device_tags(match))
+    for name, reading in msg.metrics.items():
+        point.field(name, float(reading.value))
+    point.field("seq", msg.seq)
     return [point.to_line_protocol()]
 
 

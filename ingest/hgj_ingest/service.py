@@ -18,7 +18,7 @@ from hgj_ingest.batch_store import BatchStore
 from hgj_ingest.buffer import Buffer, Entry
 from hgj_ingest.counters import Counters
 from hgj_ingest.handler import Accepted, Ignored, MessageHandler, Rejected
-from hgj_ingest.influx_writer import InfluxWriter, WriteRejected
+from hgj_ingest.influx_writer import WriteRejected
 from hgj_ingest.mqtt_session import (
     connect_properties,
     make_client,
@@ -26,6 +26,7 @@ from hgj_ingest.mqtt_session import (
     status_topic,
 )
 from hgj_ingest.settings import IngestSettings
+from hgj_ingest.writers import make_writer
 
 log = logging.getLogger("hgj_ingest")
 
@@ -39,14 +40,7 @@ class IngestService:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._generation = 0
-        self._writer = InfluxWriter(
-            settings.influx_url,
-            settings.influx_db,
-            username=settings.influx_username,
-            password=settings.influx_password,
-            token=settings.influx_token,
-            timeout_s=settings.influx_timeout_s,
-        )
+        self._writer = make_writer(settings)
         self._store = BatchStore(
             self._writer, self.counters, self._stop, self._on_store_refused, self._on_retry
         )

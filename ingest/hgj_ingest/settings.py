@@ -12,11 +12,16 @@ class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HGJ_INGEST_", extra="forbid", frozen=True)
 
     root: Identifier = "hgj"
-    instance: Identifier = Field(default="ingest-1", description="also the fixed MQTT client id")
+    instance: Identifier = Field(
+        default="ingest-1",
+        description="this worker's id: its fixed MQTT client id and its _svc/{instance} topics",
+    )
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
-    mqtt_username: str | None = "svc.ingest"
+    mqtt_username: str | None = Field(
+        default=None, description="defaults to svc.{instance} when a password is set"
+    )
     mqtt_password: SecretStr | None = None
     mqtt_protocol: Literal["5", "3.1.1"] = Field(
         default="5", description="3.1.1 only for brokers without MQTT 5 (the embedded fallback)"
@@ -34,6 +39,11 @@ class IngestSettings(BaseSettings):
     share_group: Identifier | None = Field(
         default=None, description="MQTT 5 shared subscription group when several workers run"
     )
+
+    store: Literal["influxdb", "sqlite"] = Field(
+        default="influxdb", description="sqlite is the embedded fallback of `make run` only"
+    )
+    sqlite_path: str | None = None
 
     influx_url: str = "http://127.0.0.1:8086"
     influx_db: str = Field(default="hgj", pattern=r"^[A-Za-z0-9_-]{1,64}$")

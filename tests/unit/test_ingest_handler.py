@@ -29,7 +29,7 @@ def test_telemetry_becomes_one_point_at_event_time(handler: MessageHandler) -> N
         "telemetry",
         [
             "telemetry,community=guangsha,device=gs-b01-th "
-            "battery=90,seq=7i,temperature=21.5 1795745640000000"  # 90 without i is a float
+            "battery=90.0,temperature=21.5,seq=7i 1795745640000000"
         ],
     )
 

@@ -1,0 +1,45 @@
+"""What `make run` started and where, written to .run/stack.json for `make status` and tools.
+
+The file holds passwords (admin and service accounts), so it is written owner-only.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+RUN_DIR = Path(".run")
+STATE_FILE = RUN_DIR / "stack.json"
+
+
+class StackState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    root: str
+    communities: list[str]
+    mqtt_host: str
+    mqtt_port: int
+    mqtt_embedded: bool
+    mqtt_protocol: str
+    admin_username: str
+    admin_password: str
+    store: str
+    """"influxdb" or "sqlite" (the embedded fallback)."""
+    influx_url: str | None
+    influx_db: str
+    sqlite_path: str | None
+    pids: dict[str, int]
+
+
+def save(state: StackState, path: Path = STATE_FILE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(state.model_dump_json(indent=2))
+
+
+def load(path: Path = STATE_FILE) -> StackState | None:
+    if not path.exists():
+        return None
+    return StackState.model_validate(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,126 @@
+"""`make run` as a newcomer uses it: start the stack, see both communities' devices online and
+their readings stored, ask `make status`, press Ctrl-C, and find everything stopped."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hgj_devstack import stack_state, status
+from hgj_devstack.ports import free_port
+from hgj_sim.model import load_community
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+DEVICES = {c: len(load_community(c).devices) for c in ("guangsha", "guanbeigou")}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def start_stack(workdir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    args = [
+        sys.executable,
+        "-m",
+        "hgj_devstack",
+        "run",
+        "--interval",
+        "1",
+        "--mqtt-port",
+        str(free_port()),
+        "--influx-port",
+        str(free_port()),
+        *extra,
+    ]
+    log = (workdir / "run.log").open("wb")
+    process = subprocess.Popen(args, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
+def wait_for_slice(workdir: Path, process: subprocess.Popen[bytes]) -> stack_state.StackState:
+    state_file = workdir / ".run" / "stack.json"
+
+    def ready() -> bool:
+        assert process.poll() is None, (workdir / "run.log").read_text()
+        return state_file.exists()
+
+    wait_until(ready, timeout=60, message="stack.json")
+    state = stack_state.load(state_file)
+    assert state is not None
+
+    def all_online_and_stored() -> bool:
+        report = status.collect(state)
+        online = {c: p.online for c, p in report.presence.items()}
+        stored = report.points.total if report.points else {}
+        return online == DEVICES and all(stored.get(c, 0) > 0 for c in DEVICES)
+
+    wait_until(all_online_and_stored, timeout=90, interval=1, message="devices online, points")
+    return state
+
+
+def stop_stack(workdir: Path, process: subprocess.Popen[bytes], state: stack_state.StackState):
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=90) == 0, (workdir / "run.log").read_text()
+    output = (workdir / "run.log").read_text()
+    assert "stopped" in output
+    for name, pid in state.pids.items():
+        wait_until(lambda pid=pid: not pid_alive(pid), timeout=10, message=f"{name} gone")
+    return output
+
+
+def shut_down(process: subprocess.Popen[bytes]) -> None:
+    """After a failure: Ctrl-C first, so the stack stops its children; kill as a last resort."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_make_run_brings_up_the_slice_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    process = start_stack(tmp_path)
+    try:
+        state = wait_for_slice(tmp_path, process)
+        assert not state.mqtt_embedded
+        assert state.store == "influxdb"
+        shown = subprocess.run(
+            [sys.executable, "-m", "hgj_devstack", "status"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        output = stop_stack(tmp_path, process, state)
+    finally:
+        shut_down(process)
+    assert "guangsha" in shown
+    assert "guanbeigou" in shown
+    assert "ingest-1 (online)" in shown
+    assert "Mosquitto" in output
+    assert "InfluxDB" in output
+
+
+def test_make_run_falls_back_to_embedded_services(tmp_path: Path) -> None:
+    process = start_stack(tmp_path, "--embedded")
+    try:
+        state = wait_for_slice(tmp_path, process)
+        output = stop_stack(tmp_path, process, state)
+    finally:
+        shut_down(process)
+    assert state.mqtt_embedded
+    assert state.store == "sqlite"
+    assert "EMBEDDED" in output

@@ -1,0 +1,103 @@
+"""Simulated devices → real Mosquitto → ingest → real InfluxDB: exactly N points for N messages.
+
+The count oracle: devices publish telemetry with seq 1..n each; afterwards InfluxDB holds one
+point per (device, seq), no more and no fewer, also when every message is delivered twice and
+when ingest is stopped and restarted in the middle of the stream.
+"""
+
+from datetime import timedelta
+
+import pytest
+
+from hgj_contracts import TELEMETRY, utc_now
+from hgj_devstack.influx import InfluxDB
+from hgj_sim.behaviour import DeviceBehaviour
+from tests.helpers import MqttTestClient, wait_until
+from tests.ingest_stack import Slice, ingest_slice, pick_devices
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+PER_DEVICE = 150
+
+
+def publish_from_devices(stack: Slice, per_device: int, copies: int = 1) -> int:
+    """Each device publishes ``per_device`` readings (seq 1..n) over its own account."""
+    start = utc_now() - timedelta(seconds=per_device + 5)
+    sent = 0
+    for device, account in stack.devices.values():
+        behaviour = DeviceBehaviour(device, seed=1)
+        topic = TELEMETRY.topic(root=stack.root, community="guangsha", device=device.id)
+        with MqttTestClient.connected(stack.broker, account) as client:
+            for i in range(per_device):
+                payload = TELEMETRY.encode(behaviour.next_telemetry(start + timedelta(seconds=i)))
+                for _ in range(copies):
+                    client.publish(topic, payload, qos=TELEMETRY.qos)
+                    sent += 1
+    return sent
+
+
+def stored_seqs(influx: InfluxDB, db: str, device: str) -> list[int]:
+    answer = influx.query(
+        'SELECT "seq" FROM "telemetry" WHERE "device" = $device', db=db, params={"device": device}
+    )
+    series = answer["results"][0].get("series", [])
+    return sorted(int(row[1]) for row in series[0]["values"]) if series else []
+
+
+def total_points(influx: InfluxDB, db: str) -> int:
+    answer = influx.query('SELECT count("seq") FROM "telemetry"', db=db)
+    series = answer["results"][0].get("series", [])
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def assert_exactly_once(stack: Slice, influx: InfluxDB, db: str) -> None:
+    expected = len(stack.devices) * PER_DEVICE
+    wait_until(lambda: total_points(influx, db) >= expected, timeout=60, message="all points")
+    assert total_points(influx, db) == expected
+    for device_id in stack.devices:
+        assert stored_seqs(influx, db, device_id) == list(range(1, PER_DEVICE + 1)), device_id
+
+
+@pytest.fixture
+def devices():
+    return pick_devices("guangsha", "temp_humidity", 2) + pick_devices(
+        "guangsha", "smoke_detector", 2
+    )
+
+
+def test_n_messages_make_n_points(mosquitto_factory, influxdb, influx_db, topic_root, devices):
+    with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
+        service = stack.ingest()
+        try:
+            sent = publish_from_devices(stack, PER_DEVICE)
+            assert_exactly_once(stack, influxdb, influx_db)
+            wait_until(lambda: service.counters.get("acked") == sent, message="every message acked")
+        finally:
+            service.stop()
+        assert service.counters.get("received") == sent
+
+
+def test_every_message_delivered_twice_still_makes_n_points(
+    mosquitto_factory, influxdb, influx_db, topic_root, devices
+):
+    with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
+        service = stack.ingest()
+        try:
+            sent = publish_from_devices(stack, PER_DEVICE, copies=2)
+            wait_until(lambda: service.counters.get("acked") == sent, message="every copy acked")
+            assert_exactly_once(stack, influxdb, influx_db)
+        finally:
+            service.stop()
+
+
+def test_messages_sent_while_ingest_is_down_are_stored_after_restart(
+    mosquitto_factory, influxdb, influx_db, topic_root, devices
+):
+    with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
+        stack.ingest().stop()  # registers the persistent session, then goes away
+        publish_from_devices(stack, PER_DEVICE)
+        service = stack.ingest()
+        try:
+            assert_exactly_once(stack, influxdb, influx_db)
+        finally:
+            service.stop()

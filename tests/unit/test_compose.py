@@ -1,0 +1,40 @@
+"""docker-compose.yml cannot run here (no Docker engine), so check what can be checked:
+it parses, every service is complete, and every file it mounts or builds from exists."""
+
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_services_of_the_slice_are_declared() -> None:
+    services = load()["services"]
+    assert {"mosquitto", "influxdb", "ingest", "simulators"} <= services.keys()
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+
+
+def test_build_files_and_read_only_mounts_exist() -> None:
+    for name, service in load()["services"].items():
+        build = service.get("build")
+        if build:
+            assert (REPO / build["context"] / build["dockerfile"]).is_file(), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./") and source.endswith(".template"):
+                assert (REPO / source).is_file(), (name, source)
+
+
+def test_named_volumes_are_declared() -> None:
+    compose = load()
+    declared = set(compose["volumes"])
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith(("./", "/")):
+                assert source in declared, source
