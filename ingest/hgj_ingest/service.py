@@ -160,12 +160,24 @@ class IngestService:
         while True:
             stopping = self._stop.is_set()
             batch = self._buffer.take(self._stop)
+            if batch and not self._store_until_done(batch):
+                return  # stopped first: the batch stays unacknowledged and is redelivered
             if batch:
-                if not self._store.store(batch):
-                    return  # stopped while InfluxDB was down: unacked, the broker redelivers
                 self._ack(batch)
             if stopping:
                 return
+
+    def _store_until_done(self, batch: list[Entry]) -> bool:
+        """Store a batch; an unexpected error is logged, counted and the batch tried again,
+        since its messages must be neither acknowledged unstored nor forgotten."""
+        while not self._stop.is_set():
+            try:
+                return self._store.store(batch)
+            except Exception:
+                log.exception("storing a batch failed; retrying it")
+                self.counters.add("write_errors")
+                self._stop.wait(1.0)
+        return False
 
     def _ack(self, batch: list[Entry]) -> None:
         generation = self._generation

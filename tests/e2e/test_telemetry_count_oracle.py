@@ -11,6 +11,7 @@ import pytest
 
 from hgj_contracts import TELEMETRY, utc_now
 from hgj_devstack.influx import InfluxDB
+from hgj_devstack.ports import free_port
 from hgj_sim.behaviour import DeviceBehaviour
 from tests.helpers import MqttTestClient, wait_until
 from tests.ingest_stack import Slice, ingest_slice, pick_devices
@@ -96,6 +97,34 @@ def test_messages_sent_while_ingest_is_down_are_stored_after_restart(
     with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
         stack.ingest().stop()  # registers the persistent session, then goes away
         publish_from_devices(stack, PER_DEVICE)
+        service = stack.ingest()
+        try:
+            assert_exactly_once(stack, influxdb, influx_db)
+        finally:
+            service.stop()
+
+
+def test_nothing_is_acknowledged_before_it_is_stored(
+    mosquitto_factory, influxdb, influx_db, topic_root, devices
+):
+    """With InfluxDB unreachable, ingest receives but acknowledges nothing; once it comes back
+    (here: a restarted ingest pointed at the running InfluxDB) every message is stored."""
+    with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
+        good_settings = stack.settings
+        stack.settings = good_settings.model_copy(
+            update={"influx_url": f"http://127.0.0.1:{free_port()}"}
+        )
+        blind = stack.ingest()
+        try:
+            sent = publish_from_devices(stack, PER_DEVICE)
+            wait_until(lambda: blind.counters.get("received") >= sent, message="all received")
+            wait_until(lambda: blind.counters.get("write_retries") >= 2, message="retrying")
+            assert blind.counters.get("acked") == 0
+        finally:
+            blind.stop()
+        assert total_points(influxdb, influx_db) == 0
+
+        stack.settings = good_settings
         service = stack.ingest()
         try:
             assert_exactly_once(stack, influxdb, influx_db)
