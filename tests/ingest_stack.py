@@ -13,6 +13,7 @@ from hgj_ingest.service import IngestService
 from hgj_ingest.settings import IngestSettings
 from hgj_sim.inventory import SimDevice
 from hgj_sim.model import load_community
+from tests.helpers import MosquittoFactory
 
 INSTANCE = "ingest-t"
 
@@ -39,7 +40,7 @@ def pick_devices(community: str, device_type: str, count: int) -> list[SimDevice
 
 @contextmanager
 def ingest_slice(
-    factory: object,
+    factory: MosquittoFactory,
     influx: InfluxDB,
     db: str,
     root: str,
@@ -50,7 +51,7 @@ def ingest_slice(
     admin = admin_account(root)
     service = service_account(root, INSTANCE)
     device_accounts = {d.id: (d, device_account(root, community, d.id)) for d in devices}
-    broker = factory([admin, service, *(a for _, a in device_accounts.values())])  # type: ignore[operator]
+    broker = factory([admin, service, *(a for _, a in device_accounts.values())])
     settings = IngestSettings(
         root=root,
         instance=INSTANCE,

@@ -33,9 +33,12 @@ _COUNT_LAST_MINUTE = (
 )
 
 
+_HTTP = urllib3.PoolManager(maxsize=1)
+
+
 def _influx_counts(url: str, db: str, query: str) -> dict[str, int]:
-    response = urllib3.request(
-        "POST", f"{url}/query", fields={"db": db, "q": query}, encode_multipart=False, timeout=5
+    response = _HTTP.request(
+        "POST", f"{url}/query", fields={"db": db, "q": query}, encode_multipart=False, timeout=5.0
     )
     if response.status != 200:
         raise RuntimeError(f"InfluxDB answered {response.status}: {response.data[:200]!r}")

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICES = {c: len(load_community(c).devices) for c in ("guangsha", "guanbeigou")}
+
+
+def _gone(pid: int) -> bool:
+    return not pid_alive(pid)
 
 
 def pid_alive(pid: int) -> bool:
@@ -69,13 +74,15 @@ def wait_for_slice(workdir: Path, process: subprocess.Popen[bytes]) -> stack_sta
     return state
 
 
-def stop_stack(workdir: Path, process: subprocess.Popen[bytes], state: stack_state.StackState):
+def stop_stack(
+    workdir: Path, process: subprocess.Popen[bytes], state: stack_state.StackState
+) -> str:
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=90) == 0, (workdir / "run.log").read_text()
     output = (workdir / "run.log").read_text()
     assert "stopped" in output
     for name, pid in state.pids.items():
-        wait_until(lambda pid=pid: not pid_alive(pid), timeout=10, message=f"{name} gone")
+        wait_until(partial(_gone, pid), timeout=10, message=f"{name} gone")
     return output
 
 

@@ -13,7 +13,8 @@ from hgj_contracts import TELEMETRY, utc_now
 from hgj_devstack.influx import InfluxDB
 from hgj_devstack.ports import free_port
 from hgj_sim.behaviour import DeviceBehaviour
-from tests.helpers import MqttTestClient, wait_until
+from hgj_sim.inventory import SimDevice
+from tests.helpers import MosquittoFactory, MqttTestClient, wait_until
 from tests.ingest_stack import Slice, ingest_slice, pick_devices
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -60,13 +61,19 @@ def assert_exactly_once(stack: Slice, influx: InfluxDB, db: str) -> None:
 
 
 @pytest.fixture
-def devices():
+def devices() -> list[SimDevice]:
     return pick_devices("guangsha", "temp_humidity", 2) + pick_devices(
         "guangsha", "smoke_detector", 2
     )
 
 
-def test_n_messages_make_n_points(mosquitto_factory, influxdb, influx_db, topic_root, devices):
+def test_n_messages_make_n_points(
+    mosquitto_factory: MosquittoFactory,
+    influxdb: InfluxDB,
+    influx_db: str,
+    topic_root: str,
+    devices: list[SimDevice],
+) -> None:
     with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
         service = stack.ingest()
         try:
@@ -79,8 +86,12 @@ def test_n_messages_make_n_points(mosquitto_factory, influxdb, influx_db, topic_
 
 
 def test_every_message_delivered_twice_still_makes_n_points(
-    mosquitto_factory, influxdb, influx_db, topic_root, devices
-):
+    mosquitto_factory: MosquittoFactory,
+    influxdb: InfluxDB,
+    influx_db: str,
+    topic_root: str,
+    devices: list[SimDevice],
+) -> None:
     with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
         service = stack.ingest()
         try:
@@ -92,8 +103,12 @@ def test_every_message_delivered_twice_still_makes_n_points(
 
 
 def test_messages_sent_while_ingest_is_down_are_stored_after_restart(
-    mosquitto_factory, influxdb, influx_db, topic_root, devices
-):
+    mosquitto_factory: MosquittoFactory,
+    influxdb: InfluxDB,
+    influx_db: str,
+    topic_root: str,
+    devices: list[SimDevice],
+) -> None:
     with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
         stack.ingest().stop()  # registers the persistent session, then goes away
         publish_from_devices(stack, PER_DEVICE)
@@ -105,8 +120,12 @@ def test_messages_sent_while_ingest_is_down_are_stored_after_restart(
 
 
 def test_nothing_is_acknowledged_before_it_is_stored(
-    mosquitto_factory, influxdb, influx_db, topic_root, devices
-):
+    mosquitto_factory: MosquittoFactory,
+    influxdb: InfluxDB,
+    influx_db: str,
+    topic_root: str,
+    devices: list[SimDevice],
+) -> None:
     """With InfluxDB unreachable, ingest receives but acknowledges nothing; once it comes back
     (here: a restarted ingest pointed at the running InfluxDB) every message is stored."""
     with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from hgj_contracts import DEAD_LETTER, TELEMETRY, utc_now
-from tests.helpers import MqttTestClient, wait_until
+from hgj_devstack.influx import InfluxDB
+from tests.helpers import MosquittoFactory, MqttTestClient, wait_until
 from tests.ingest_stack import ingest_slice, pick_devices
 
 pytestmark = pytest.mark.integration
@@ -27,8 +28,8 @@ def good_payload(seq: int, temperature: float = 21.5) -> bytes:
 
 
 def test_bad_input_is_rejected_counted_and_dead_lettered(
-    mosquitto_factory, influxdb, influx_db, topic_root
-):
+    mosquitto_factory: MosquittoFactory, influxdb: InfluxDB, influx_db: str, topic_root: str
+) -> None:
     devices = pick_devices("guangsha", "temp_humidity", 1)
     with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
         device = devices[0].id

@@ -2,14 +2,16 @@
 it parses, every service is complete, and every file it mounts or builds from exists."""
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load() -> dict:
-    return yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+def load() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    return data
 
 
 def test_services_of_the_slice_are_declared() -> None:

@@ -41,7 +41,7 @@ def make_store(writer: FakeWriter, refused: list[str], stop: threading.Event) ->
 
 
 def test_refused_lines_are_isolated_and_the_rest_stored() -> None:
-    writer, refused = FakeWriter(), []
+    writer, refused = FakeWriter(), list[str]()
     batch = entries("a", "b", "bad1", "c", "d", "e", "bad2", "f")
     assert make_store(writer, refused, threading.Event()).store(batch)
     assert refused == ["bad1", "bad2"]
@@ -49,7 +49,7 @@ def test_refused_lines_are_isolated_and_the_rest_stored() -> None:
 
 
 def test_outages_are_retried_until_the_store_is_back() -> None:
-    writer, refused = FakeWriter(outages=3), []
+    writer, refused = FakeWriter(outages=3), list[str]()
     assert make_store(writer, refused, threading.Event()).store(entries("a", "b"))
     assert writer.stored == {"a", "b"}
     assert writer.requests == 4

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hgj_contracts import COMMAND, EVENT, TELEMETRY
-from hgj_contracts.examples import EXAMPLES
+from hgj_contracts import commands as cmd
+from hgj_contracts import events as ev
 from hgj_ingest.handler import Accepted, Ignored, MessageHandler, Rejected
 from hgj_ingest.settings import IngestSettings
 
@@ -20,7 +21,7 @@ GOOD = (
 
 @pytest.fixture
 def handler() -> MessageHandler:
-    return MessageHandler(IngestSettings(_env_file=None), clock=lambda: NOW)  # type: ignore[call-arg]
+    return MessageHandler(IngestSettings(_env_file=None), clock=lambda: NOW)
 
 
 def test_telemetry_becomes_one_point_at_event_time(handler: MessageHandler) -> None:
@@ -35,7 +36,7 @@ def test_telemetry_becomes_one_point_at_event_time(handler: MessageHandler) -> N
 
 
 def test_commands_are_passed_over(handler: MessageHandler) -> None:
-    command = EXAMPLES["command"][0]
+    command = cmd.OpenGateCommand(ts=NOW, command_id="c-1", expires_at=NOW + timedelta(seconds=30))
     topic = COMMAND.topic(root="hgj", community="guangsha", device="gs-gate-n", action="open_gate")
     assert handler.handle(topic, COMMAND.encode(command)) == Ignored("command")
 
@@ -73,7 +74,15 @@ def test_small_clock_skew_is_tolerated(handler: MessageHandler) -> None:
 
 
 def test_event_tags_and_fields(handler: MessageHandler) -> None:
-    face = next(e for e in EXAMPLES["event"] if getattr(e, "kind", None) == "face")
+    face = ev.FaceEvent(
+        ts=NOW,
+        seq=51,
+        track_id="t-000193",
+        category="resident",
+        person_id="p-10233",
+        score=0.93,
+        frames=5,
+    )
     topic = EVENT.topic(root="hgj", community="guangsha", device="gs-gate-n-cam", kind="face")
     outcome = handler.handle(topic, EVENT.encode(face))
     assert isinstance(outcome, Accepted)

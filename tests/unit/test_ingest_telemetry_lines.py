@@ -20,7 +20,9 @@ times = st.datetimes(
 
 @settings(max_examples=300)
 @given(community=ids, device=ids, values=readings, seq=st.integers(0, 2**63 - 1), ts=times)
-def test_fast_path_equals_point(community, device, values, seq, ts) -> None:
+def test_fast_path_equals_point(
+    community: str, device: str, values: dict[str, float], seq: int, ts: datetime
+) -> None:
     match = match_topic(TELEMETRY.topic(root="hgj", community=community, device=device))
     msg = Telemetry(
         ts=ts,
