@@ -20,8 +20,18 @@ from hgj_devstack.stack_state import StackState
 
 @dataclass
 class CommunityPresence:
-    online: int = 0
-    offline: int = 0
+    """The last status seen per device: a device whose status is republished while we read
+    (or whose retained copy arrives beside a live one) still counts once."""
+
+    devices: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def online(self) -> int:
+        return sum(self.devices.values())
+
+    @property
+    def offline(self) -> int:
+        return len(self.devices) - self.online
 
 
 @dataclass
@@ -59,10 +69,7 @@ def read_retained(state: StackState, settle_s: float = 0.5, timeout_s: float = 5
             return
         if match.channel is DEVICE_STATUS:
             presence = report.presence.setdefault(match.params["community"], CommunityPresence())
-            if payload.state == "online":
-                presence.online += 1
-            else:
-                presence.offline += 1
+            presence.devices[match.params["device"]] = payload.state == "online"
         elif match.channel is SERVICE_STATUS:
             name = match.params["service"]
             report.services[name] = dict(payload.counters or {})

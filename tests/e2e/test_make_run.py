@@ -64,13 +64,19 @@ def wait_for_slice(workdir: Path, process: subprocess.Popen[bytes]) -> stack_sta
     state = stack_state.load(state_file)
     assert state is not None
 
+    seen: list[str] = []
+
     def all_online_and_stored() -> bool:
         report = status.collect(state)
         online = {c: p.online for c, p in report.presence.items()}
         stored = report.points.total if report.points else {}
+        seen[:] = [f"online {online}, stored {stored}, store error {report.store_error}"]
         return online == DEVICES and all(stored.get(c, 0) > 0 for c in DEVICES)
 
-    wait_until(all_online_and_stored, timeout=90, interval=1, message="devices online, points")
+    try:
+        wait_until(all_online_and_stored, timeout=90, interval=1, message="devices online, points")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; last seen: {seen}") from None
     return state
 
 
