@@ -29,7 +29,7 @@ class Slice:
     def ingest(self) -> IngestService:
         service = IngestService(self.settings)
         service.start()
-        assert service.wait_connected(10), "ingest did not connect"
+        assert service.wait_ready(10), "ingest did not connect"
         return service
 
 

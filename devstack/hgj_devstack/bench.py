@@ -173,8 +173,7 @@ def run(
                 raw.stop()
                 ingest = IngestService(settings)
                 ingest.start()
-                ingest.wait_connected(10)
-                time.sleep(0.5)  # SUBACK
+                ingest.wait_ready(10)
                 ingest.stop()
 
                 console.print(f"round {round_no}: queueing {total:,} messages for each consumer …")

@@ -46,6 +46,7 @@ class IngestService:
         )
         self._client = make_client(settings)
         self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._dead_letter_topic = DEAD_LETTER.topic(root=settings.root, service=settings.instance)
@@ -74,7 +75,8 @@ class IngestService:
             thread.start()
             self._threads.append(thread)
 
-    def wait_connected(self, timeout: float) -> bool:
+    def wait_ready(self, timeout: float) -> bool:
+        """True once connected and subscribed (what the retained online status announces)."""
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
@@ -112,6 +114,16 @@ class IngestService:
         self._generation += 1
         topic_filter = device_tree_subscription(self.settings.root, self.settings.share_group)
         client.subscribe(topic_filter, qos=1)
+        log.info("ingest connected, subscribing to %s", topic_filter)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("broker refused ingest's subscription: %s", reasons)
+            self.counters.add("subscribe_refused")
+            return
+        # Online means ready: only now is every message published from here on ours to store.
         client.publish(
             status_topic(self.settings),
             status_payload(self.settings, "online", self.counters.snapshot()),
@@ -119,7 +131,6 @@ class IngestService:
             retain=True,
         )
         self._connected.set()
-        log.info("ingest connected, subscribed to %s", topic_filter)
 
     def _on_disconnect(
         self,

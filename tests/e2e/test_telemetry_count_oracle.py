@@ -5,11 +5,16 @@ point per (device, seq), no more and no fewer, also when every message is delive
 when ingest is stopped and restarted in the middle of the stream.
 """
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
-from hgj_contracts import TELEMETRY, utc_now
+from hgj_contracts import SERVICE_STATUS, TELEMETRY, utc_now
 from hgj_devstack.influx import InfluxDB
 from hgj_devstack.ports import free_port
 from hgj_sim.behaviour import DeviceBehaviour
@@ -50,6 +55,17 @@ def total_points(influx: InfluxDB, db: str) -> int:
     answer = influx.query('SELECT count("seq") FROM "telemetry"', db=db)
     series = answer["results"][0].get("series", [])
     return int(series[0]["values"][0][1]) if series else 0
+
+
+def wait_for_ingest_online(stack: Slice) -> None:
+    """Ingest announces online (retained) only once its subscription stands."""
+    topic = SERVICE_STATUS.topic(root=stack.root, service=stack.settings.instance)
+    with MqttTestClient.connected(stack.broker, stack.admin) as watcher:
+        watcher.subscribe(topic)
+        wait_until(
+            lambda: any(json.loads(m.payload)["state"] == "online" for m in watcher.messages),
+            message="ingest online",
+        )
 
 
 def assert_exactly_once(stack: Slice, influx: InfluxDB, db: str) -> None:
@@ -149,3 +165,38 @@ def test_nothing_is_acknowledged_before_it_is_stored(
             assert_exactly_once(stack, influxdb, influx_db)
         finally:
             service.stop()
+
+
+def test_ingest_killed_mid_stream_loses_nothing(
+    mosquitto_factory: MosquittoFactory,
+    influxdb: InfluxDB,
+    influx_db: str,
+    topic_root: str,
+    devices: list[SimDevice],
+) -> None:
+    """kill -9 of the ingest process while it works: what it had not acknowledged is
+    redelivered to the restarted process, and rewriting stored points adds none."""
+    with ingest_slice(
+        mosquitto_factory, influxdb, influx_db, topic_root, devices, batch_size=50
+    ) as stack:
+        env = os.environ | {
+            f"HGJ_INGEST_{key.upper()}": str(
+                value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            )
+            for key, value in stack.settings.model_dump().items()
+            if value is not None
+        }
+        first = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
+        try:
+            wait_for_ingest_online(stack)
+            publish_from_devices(stack, PER_DEVICE)
+            wait_until(lambda: total_points(influxdb, influx_db) > 0, message="some points")
+        finally:
+            first.kill()
+            first.wait()
+        second = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
+        try:
+            assert_exactly_once(stack, influxdb, influx_db)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0

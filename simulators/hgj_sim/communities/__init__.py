@@ -1,0 +1,1 @@
+"""Built-in community files (YAML). Copy one to describe a new community."""
