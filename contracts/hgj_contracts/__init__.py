@@ -24,7 +24,7 @@ from hgj_contracts.registry import (
     match_topic,
 )
 from hgj_contracts.service import DeadLetter, RejectReason, ServiceStatus
-from hgj_contracts.status import DeviceStatus, DeviceType
+from hgj_contracts.status import DeviceStatus, DeviceType, StatusReason, StatusState
 from hgj_contracts.telemetry import Reading, Telemetry
 
 __all__ = [
@@ -59,6 +59,8 @@ __all__ = [
     "RejectReason",
     "ServiceStatus",
     "Severity",
+    "StatusReason",
+    "StatusState",
     "Telemetry",
     "TopicMatch",
     "WireModel",

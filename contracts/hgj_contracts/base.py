@@ -1,7 +1,9 @@
 """Base models shared by every payload.
 
 Every payload carries ``v`` (the payload version) and ``ts`` (UTC event time). Payloads sent by
-devices also carry ``seq``, a per-device counter that lets consumers detect gaps and duplicates.
+devices also carry ``seq``: a counter per device and channel (telemetry, events, status,
+results each count on their own) that starts at 1 when the device starts and lets consumers
+detect gaps and duplicates.
 
 Models are frozen (a decoded message is a fact, not a mutable object), strict (a string is not a
 number; wrong types are rejected instead of coerced), reject NaN and infinities (InfluxDB cannot

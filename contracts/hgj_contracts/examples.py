@@ -17,7 +17,7 @@ _EXPIRES = T0 + timedelta(seconds=30)
 EXAMPLE_PARAMS = {
     "root": "hgj",
     "community": "guangsha",
-    "device": "gs-b03-smoke-f5",
+    "device": "gs-b03-u2-smoke-f05",
     "service": "ingest",
 }
 
@@ -116,7 +116,7 @@ EXAMPLES: dict[str, list[BaseModel]] = {
             ts=T0,
             alert_id="a-000812",
             rule="smoke",
-            device="gs-b03-smoke-f5",
+            device="gs-b03-u2-smoke-f05",
             severity="critical",
             state="active",
             raised_at=T0,

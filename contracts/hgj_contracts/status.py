@@ -1,8 +1,12 @@
 """Device presence. Retained, and registered as the MQTT last will of every device session.
 
-A last will is composed when the device connects, so its ``ts`` is the connect time and its
-``seq`` is reserved at connect time; consumers should treat the broker's delivery time as the
-moment the device went offline when ``reason`` is ``connection_lost``.
+Status payloads number their own ``seq`` (separately from telemetry and events): a last will
+is composed when the device connects, so it reserves the number after the online status it
+follows. Within one run of a device the status with the highest ``seq`` is the latest;
+``reason="startup"`` says the device (re)started and its counters began again at 1, while
+``reconnect`` says only the network connection was re-established. A will's ``ts`` is the
+connect time: consumers should take the broker's delivery time as the moment the device went
+offline when ``reason`` is ``connection_lost``.
 """
 
 from typing import Annotated, Literal
@@ -29,12 +33,19 @@ DeviceType = Literal[
 ]
 
 
-class DeviceStatus(DeviceMessage):
-    """Whether a device is connected, and what it is."""
+StatusState = Literal["online", "offline"]
+StatusReason = Literal["startup", "reconnect", "shutdown", "connection_lost", "maintenance"]
 
-    state: Literal["online", "offline"]
-    reason: Literal["startup", "shutdown", "connection_lost", "maintenance"] | None = None
+
+class DeviceStatus(DeviceMessage):
+    """Whether a device is connected, and what and where it is."""
+
+    state: StatusState
+    reason: StatusReason | None = None
     device_type: DeviceType | None = None
     firmware: Annotated[str, Field(max_length=64)] | None = None
     report_interval_s: Annotated[float, Field(gt=0, le=86400)] | None = None
     gateway: Identifier | None = Field(default=None, description="gateway that relays the device")
+    location: Annotated[str, Field(max_length=120)] | None = Field(
+        default=None, description="where it is mounted, e.g. 'building 3, unit 2, 5F stairwell'"
+    )

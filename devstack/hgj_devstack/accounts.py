@@ -3,8 +3,9 @@
 Every rule is built from a channel of ``hgj_contracts`` (``Channel.topic``/``subscription``),
 so an ACL can never drift from the topics the code really uses. The broker enforces least
 privilege per device: a compromised camera can publish only as itself and read only its own
-commands. Mosquitto acknowledges a denied publish as if it succeeded, so these rules are tested
-by asserting non-delivery (tests/integration/test_mosquitto_acl.py).
+commands. Mosquitto acknowledges a denied publish as a success on MQTT 3.1.1 (on MQTT 5 the
+PUBACK says "not authorized"), so these rules are tested by asserting non-delivery
+(tests/integration/test_mosquitto_acl.py).
 """
 
 import secrets

@@ -10,9 +10,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Literal
 
-from hgj_contracts import METRICS, DeviceStatus, Reading, Telemetry
+from hgj_contracts import METRICS, DeviceStatus, Reading, StatusReason, StatusState, Telemetry
 from hgj_sim import __version__
 from hgj_sim.inventory import SimDevice
 
@@ -22,8 +21,6 @@ BEIJING_TIME = timezone(timedelta(hours=8))
 """People follow the clock: doors open by Beijing time."""
 FIRMWARE = f"hgj-sim/{__version__}"
 """Reported in the online status so the console can tell simulated devices from real ones."""
-
-StatusReason = Literal["startup", "shutdown", "connection_lost", "maintenance"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +101,7 @@ class DeviceBehaviour:
 
     def status(
         self,
-        state: Literal["online", "offline"],
+        state: StatusState,
         reason: StatusReason,
         now: datetime,
         seq: int,
@@ -124,6 +121,7 @@ class DeviceBehaviour:
             device_type=self.device.device_type,
             firmware=FIRMWARE if online else None,
             report_interval_s=report_interval_s if online else None,
+            location=self.device.location if online else None,
         )
 
     def _battery(self, now: datetime) -> float:

@@ -15,8 +15,8 @@ from typing import Literal
 import aiomqtt
 import paho.mqtt.client as mqtt
 
-from hgj_contracts import DEVICE_STATUS, TELEMETRY, Telemetry, utc_now
-from hgj_sim.behaviour import DeviceBehaviour, StatusReason
+from hgj_contracts import DEVICE_STATUS, TELEMETRY, StatusReason, Telemetry, utc_now
+from hgj_sim.behaviour import DeviceBehaviour
 from hgj_sim.credentials import device_username
 from hgj_sim.puback import PubackWatch
 from hgj_sim.stats import SimStats
@@ -175,7 +175,8 @@ class DeviceSession:
         # The will is composed before the online status is sent but reaches consumers after it,
         # so it takes the higher number: within a run, the status with the highest seq is the
         # latest. Only one of will and shutdown is ever delivered; the other leaves a gap.
-        # Numbers restart at 1 with the process (as on a rebooted device); "startup" marks that.
+        # Numbers restart at 1 with the process (as on a rebooted device); "startup" marks that,
+        # and "reconnect" marks a later session of the same run.
         online, will, shutdown = self._status_seq + 1, self._status_seq + 2, self._status_seq + 3
         self._status_seq = shutdown
         return online, will, shutdown
@@ -207,6 +208,7 @@ class DeviceSession:
         )
 
     async def _session(self, stop_wait: "asyncio.Task[None]") -> None:
+        reason: StatusReason = "startup" if self._status_seq == 0 else "reconnect"
         online_seq, will_seq, shutdown_seq = self._reserve_status_seqs()
         client = self._client(will_seq)
         link = _Link(client, PubackWatch(client))
@@ -222,7 +224,7 @@ class DeviceSession:
             lost = asyncio.create_task(_until_disconnected(client))
             lost.add_done_callback(_consume_outcome)
             stack.callback(lost.cancel)
-            await self._publish_status(link, "online", "startup", online_seq)
+            await self._publish_status(link, "online", reason, online_seq)
             await self._report(link, stop_wait, lost)
             await self._publish_status(link, "offline", "shutdown", shutdown_seq)
 

@@ -312,9 +312,10 @@ def test_devices_come_back_after_a_broker_restart(
             stop.set()
             await task
         # Whether the new subscriber caught it live or retained, each device's latest status
-        # is the online status of a later session (session 1 used seqs 1-3).
-        assert {d: (s[-1].state, s[-1].seq > 3) for d, s in statuses.items()} == {
-            d: ("online", True) for d in devices
+        # is the online status of a later session (session 1 used seqs 1-3), which says it is
+        # a reconnect rather than a restart of the device.
+        assert {d: (s[-1].state, s[-1].reason, s[-1].seq > 3) for d, s in statuses.items()} == {
+            d: ("online", "reconnect", True) for d in devices
         }
         assert stats.lost + stats.connect_failures >= 1
         assert stats.connects >= 2 * len(devices)
