@@ -31,6 +31,7 @@ class BrokerHandle:
     embedded: bool
     note: str
     stop: Callable[[], None]
+    pid: int | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class StoreHandle:
     sqlite_path: str | None
     note: str
     stop: Callable[[], None]
+    pid: int | None
 
 
 def start_broker(
@@ -50,7 +52,13 @@ def start_broker(
         broker = Mosquitto(run_dir / "mosquitto", accounts, port)
         broker.start()
         return BrokerHandle(
-            broker.host, broker.port, "5", False, "Mosquitto (auth, ACLs, persistence)", broker.stop
+            broker.host,
+            broker.port,
+            "5",
+            False,
+            "Mosquitto (auth, ACLs, persistence)",
+            broker.stop,
+            broker.pid,
         )
     log = (run_dir / "logs" / "embedded-broker.log").open("ab")
     process = subprocess.Popen(
@@ -74,6 +82,7 @@ def start_broker(
         True,
         f"[yellow]EMBEDDED amqtt ({reason}): MQTT 3.1.1, no auth, no persistence[/]",
         stop,
+        process.pid,
     )
 
 
@@ -82,7 +91,9 @@ def start_store(run_dir: Path, port: int, force_embedded: bool) -> StoreHandle:
         influx = InfluxDB(run_dir / "influxdb", http_port=port)
         influx.start()
         influx.create_database(DATABASE)
-        return StoreHandle("influxdb", influx.url, DATABASE, None, "InfluxDB (v1 API)", influx.stop)
+        return StoreHandle(
+            "influxdb", influx.url, DATABASE, None, "InfluxDB (v1 API)", influx.stop, influx.pid
+        )
     path = run_dir / "points.sqlite"
     reason = "forced" if force_embedded else "influxd not found"
     return StoreHandle(
@@ -92,4 +103,5 @@ def start_store(run_dir: Path, port: int, force_embedded: bool) -> StoreHandle:
         str(path),
         f"[yellow]EMBEDDED SQLite point store ({reason}): storage only, no InfluxQL[/]",
         lambda: None,
+        None,
     )

@@ -91,6 +91,11 @@ class InfluxDB:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while running (``make run`` records it to clean up after a crash)."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def start(self, timeout: float = 30) -> None:
         """Write the config, start ``influxd`` and wait until ``/ping`` answers 204."""
         if self.running:

@@ -93,6 +93,11 @@ class Mosquitto:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while running (``make run`` records it to clean up after a crash)."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def start(self, timeout: float = 10) -> None:
         """Write config and credentials, start the process, wait until a login is accepted."""
         if self.running:

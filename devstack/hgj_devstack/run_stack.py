@@ -12,13 +12,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
 
-from hgj_devstack import status
+from hgj_devstack import stack_state, status
 from hgj_devstack.accounts import admin_account, device_account, service_account
 from hgj_devstack.embedded import start_broker, start_store
 from hgj_devstack.ports import free_port, port_is_open
@@ -55,6 +56,8 @@ def _write_private_json(path: Path, data: object) -> None:
 
 def run(options: RunOptions) -> int:
     console = Console()
+    if not check_previous_run(console):
+        return 1
     run_dir = RUN_DIR.resolve()
     logs = run_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -130,7 +133,7 @@ def run(options: RunOptions) -> int:
             influx_url=store.url,
             influx_db=store.db,
             sqlite_path=store.sqlite_path,
-            pids={name: child.pid for name, child in children.items()},
+            pids=_pids(children, broker.pid, store.pid),
         )
         save(state)
         console.print(_banner(state, devices, broker.note, store.note, logs))
@@ -148,7 +151,52 @@ def run(options: RunOptions) -> int:
                     child.wait()
         store.stop()
         broker.stop()
+        stack_state.STATE_FILE.unlink(missing_ok=True)
         console.print("stopped: broker, store, ingest and simulators")
+
+
+def _pids(
+    children: dict[str, subprocess.Popen[bytes]], broker: int | None, store: int | None
+) -> dict[str, int]:
+    pids = {"run": os.getpid()} | {name: child.pid for name, child in children.items()}
+    if broker is not None:
+        pids["broker"] = broker
+    if store is not None:
+        pids["store"] = store
+    return pids
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_previous_run(console: Console) -> bool:
+    """False when a stack from this folder is still running; stops what a crashed one left."""
+    previous = stack_state.load()
+    if previous is None:
+        return True
+    if _pid_alive(previous.pids.get("run", -1)):
+        console.print(
+            f"[red]a stack is already running from this folder (pid {previous.pids['run']});"
+            " stop it with Ctrl-C in its terminal first[/]"
+        )
+        return False
+    leftovers = {n: p for n, p in previous.pids.items() if n != "run" and _pid_alive(p)}
+    if leftovers:
+        console.print(f"[yellow]stopping what a previous run left behind: {leftovers}[/]")
+        for pid in leftovers.values():
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while any(_pid_alive(p) for p in leftovers.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    stack_state.STATE_FILE.unlink(missing_ok=True)
+    return True
 
 
 def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -5,12 +5,15 @@ import signal
 import threading
 
 from hgj_ingest.service import IngestService
-from hgj_ingest.settings import IngestSettings
+from hgj_ingest.settings import settings_from_env
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = IngestSettings()
+    try:
+        settings = settings_from_env()
+    except ValueError as err:  # pydantic's ValidationError is a ValueError too
+        raise SystemExit(f"ingest: bad configuration: {err}") from None
     service = IngestService(settings)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

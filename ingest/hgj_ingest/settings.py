@@ -1,5 +1,7 @@
 """Ingest settings, read from the environment (prefix ``HGJ_INGEST_``) or given by a caller."""
 
+import os
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -63,3 +65,20 @@ class IngestSettings(BaseSettings):
         default=400.0, gt=0, description="event times older than this are refused"
     )
     status_interval_s: float = Field(default=10.0, gt=0, description="how often counters publish")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> IngestSettings:
+    """Settings from the environment, refusing unknown ``HGJ_INGEST_*`` variables.
+
+    pydantic-settings ignores environment variables that match no field, so a typo such as
+    ``HGJ_INGEST_BATCH_SIZ`` would silently leave the default in place.
+    """
+    env = os.environ if environ is None else environ
+    prefix = IngestSettings.model_config.get("env_prefix", "")
+    known = {prefix + name.upper() for name in IngestSettings.model_fields}
+    unknown = sorted(k for k in env if k.upper().startswith(prefix) and k.upper() not in known)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return IngestSettings()

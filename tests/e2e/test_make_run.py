@@ -117,9 +117,19 @@ def test_make_run_brings_up_the_slice_and_ctrl_c_stops_it(tmp_path: Path) -> Non
             timeout=60,
             check=True,
         ).stdout
+        second = subprocess.run(
+            [sys.executable, "-m", "hgj_devstack", "run"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         output = stop_stack(tmp_path, process, state)
     finally:
         shut_down(process)
+    assert second.returncode == 1
+    assert "already running" in second.stdout
     assert "guangsha" in shown
     assert "guanbeigou" in shown
     assert "ingest-1 (online)" in shown

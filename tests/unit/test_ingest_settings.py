@@ -1,0 +1,25 @@
+"""Ingest configuration: a typo in an environment variable is an error, not a silent default."""
+
+import pytest
+
+from hgj_ingest.settings import settings_from_env
+
+
+def test_unknown_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HGJ_INGEST_BATCH_SIZ", "5")
+    with pytest.raises(ValueError, match="HGJ_INGEST_BATCH_SIZ"):
+        settings_from_env()
+
+
+def test_known_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HGJ_INGEST_BATCH_SIZE", "250")
+    monkeypatch.setenv("HGJ_INGEST_ROOT", "demo")
+    settings = settings_from_env()
+    assert settings.batch_size == 250
+    assert settings.root == "demo"
+
+
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HGJ_INGEST_BATCH_SIZE", "lots")
+    with pytest.raises(ValueError, match="batch_size"):
+        settings_from_env()
