@@ -9,24 +9,22 @@ bound, so they are checked against an allow-list pattern and quoted.
 
 import json
 import re
-import signal
 import string
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
 
 from hgj_devstack.ports import LOOPBACK, free_port
+from hgj_devstack.service_process import ServiceProcess, end_process, log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "deploy" / "influxdb" / "influxdb.conf.template"
 INFLUXD_BINARY = "/usr/bin/influxd"
-STOP_TIMEOUT = 15.0
 LOG_TAIL_LINES = 30
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -48,7 +46,7 @@ def quote_identifier(name: str) -> str:
     return f'"{name}"'
 
 
-class InfluxDB:
+class InfluxDB(ServiceProcess):
     """One ``influxd`` with its own directories and ports under ``workdir``."""
 
     def __init__(
@@ -87,15 +85,6 @@ class InfluxDB:
     def config_path(self) -> Path:
         return self._workdir / "influxdb.conf"
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id while running (``make run`` records it to clean up after a crash)."""
-        return self._process.pid if self.running and self._process is not None else None
-
     def start(self, timeout: float = 30) -> None:
         """Write the config, start ``influxd`` and wait until ``/ping`` answers 204."""
         if self.running:
@@ -130,16 +119,7 @@ class InfluxDB:
         if self._http is not None:
             self._http.close()
             self._http = None
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        end_process(self._process)
         self._process = None
 
     def create_database(self, name: str) -> None:
@@ -208,23 +188,7 @@ class InfluxDB:
             )
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        if not self.log_path.exists():
-            return "(no influxd output)"
-        tail = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-        return "\n".join(tail) or "(no influxd output)"
-
-    def __enter__(self) -> Self:
-        if not self.running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return log_tail([self.log_path], lines, "(no influxd output)")
 
     def _render_config(self) -> str:
         template = string.Template(self._template.read_text(encoding="utf-8"))

@@ -12,8 +12,6 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from hgj_devstack.accounts import MqttAccount
 from hgj_devstack.mosquitto_config import (
@@ -26,9 +24,9 @@ from hgj_devstack.mosquitto_config import (
 )
 from hgj_devstack.mqtt_probe import CONNACK_ACCEPTED, CONNACK_NAMES, try_connect
 from hgj_devstack.ports import LOOPBACK, free_port
+from hgj_devstack.service_process import ServiceProcess, end_process, log_tail
 
 MOSQUITTO_BINARY = "/usr/sbin/mosquitto"
-STOP_TIMEOUT = 10.0
 LOG_TAIL_LINES = 30
 
 
@@ -44,7 +42,7 @@ class BrokerError(RuntimeError):
     """The broker did not start, stop or reload as asked; the message carries its log tail."""
 
 
-class Mosquitto:
+class Mosquitto(ServiceProcess):
     """One broker process. ``start()`` returns once it accepts an authenticated MQTT login."""
 
     def __init__(
@@ -88,15 +86,6 @@ class Mosquitto:
     @property
     def accounts(self) -> tuple[MqttAccount, ...]:
         return tuple(self._accounts)
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id while running (``make run`` records it to clean up after a crash)."""
-        return self._process.pid if self.running and self._process is not None else None
 
     def start(self, timeout: float = 10) -> None:
         """Write config and credentials, start the process, wait until a login is accepted."""
@@ -176,38 +165,11 @@ class Mosquitto:
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         """The end of the broker log and console output, for error messages."""
-        parts = []
-        for path in (self._paths.console_file, self._paths.log_file):
-            if path.exists():
-                tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-                if tail:
-                    parts.append(f"--- {path.name} ---\n" + "\n".join(tail))
-        return "\n".join(parts) or "(no broker output)"
-
-    def __enter__(self) -> Self:
-        if not self.running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        paths = (self._paths.console_file, self._paths.log_file)
+        return log_tail(paths, lines, "(no broker output)")
 
     def _end(self, sig: signal.Signals) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        end_process(self._process, sig)
         self._process = None
 
     def _reap(self) -> None:
