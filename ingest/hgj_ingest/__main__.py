@@ -4,16 +4,17 @@ import logging
 import signal
 import threading
 
+from hgj_ingest.logs import configure_logging
 from hgj_ingest.service import IngestService
 from hgj_ingest.settings import settings_from_env
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         settings = settings_from_env()
     except ValueError as err:  # pydantic's ValidationError is a ValueError too
         raise SystemExit(f"ingest: bad configuration: {err}") from None
+    configure_logging(settings.log_format, settings.log_level)
     service = IngestService(settings)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

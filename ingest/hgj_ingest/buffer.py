@@ -20,6 +20,8 @@ class Entry:
     """Which MQTT connection delivered it: a mid is only valid on the connection that sent it."""
     topic: str
     payload: bytes
+    received_at: float = 0.0
+    """time.monotonic() on arrival, for the store-lag histogram."""
 
 
 class Buffer:

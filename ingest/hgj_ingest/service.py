@@ -9,6 +9,7 @@ nothing: the broker redelivers what was not acknowledged, and rewriting a point 
 
 import logging
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -19,6 +20,7 @@ from hgj_ingest.buffer import Buffer, Entry
 from hgj_ingest.counters import Counters
 from hgj_ingest.handler import Accepted, Ignored, MessageHandler, Rejected
 from hgj_ingest.influx_writer import WriteRejected
+from hgj_ingest.metrics import IngestMetrics
 from hgj_ingest.mqtt_session import (
     connect_properties,
     make_client,
@@ -35,6 +37,7 @@ class IngestService:
     def __init__(self, settings: IngestSettings, counters: Counters | None = None) -> None:
         self.settings = settings
         self.counters = counters or Counters()
+        self.metrics = IngestMetrics(self.counters)
         self._handler = MessageHandler(settings)
         self._buffer = Buffer(settings.batch_size, settings.flush_interval_s)
         self._stop = threading.Event()
@@ -56,6 +59,8 @@ class IngestService:
 
     def start(self) -> None:
         s = self.settings
+        if s.metrics_port is not None:
+            self.metrics.serve(s.metrics_port, s.metrics_addr)
         if s.mqtt_protocol == "5":
             self._client.connect_async(
                 s.mqtt_host,
@@ -163,7 +168,10 @@ class IngestService:
             assert isinstance(outcome, Ignored)
             self.counters.add("ignored")
             lines = []
-        self._buffer.add(Entry(lines, msg.mid, msg.qos, self._generation, msg.topic, payload))
+        self._buffer.add(
+            Entry(lines, msg.mid, msg.qos, self._generation, msg.topic, payload, time.monotonic())
+        )
+        self.metrics.buffered.inc()
 
     # writer thread ---------------------------------------------------------------------------
 
@@ -183,7 +191,14 @@ class IngestService:
         since its messages must be neither acknowledged unstored nor forgotten."""
         while not self._stop.is_set():
             try:
-                return self._store.store(batch)
+                started = time.monotonic()
+                stored = self._store.store(batch)
+                finished = time.monotonic()
+                if stored:
+                    self.metrics.batch_seconds.observe(finished - started)
+                    self.metrics.lag_seconds.observe(finished - batch[0].received_at)
+                    self.metrics.buffered.dec(len(batch))
+                return stored
             except Exception:
                 log.exception("storing a batch failed; retrying it")
                 self.counters.add("write_errors")

@@ -65,6 +65,12 @@ class IngestSettings(BaseSettings):
         default=400.0, gt=0, description="event times older than this are refused"
     )
     status_interval_s: float = Field(default=10.0, gt=0, description="how often counters publish")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve Prometheus /metrics on this port"
+    )
+    metrics_addr: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> IngestSettings:
