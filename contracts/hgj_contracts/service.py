@@ -15,7 +15,9 @@ RejectReason = Literal[
     "schema",
     "unknown_topic",
     "topic_mismatch",
-    "ts_out_of_range",
+    "ts_future",
+    "ts_too_old",
+    "unknown_device",
     "store_rejected",
 ]
 

@@ -5,12 +5,12 @@ Pure logic (no I/O) so that every rule about bad input is unit-tested without a 
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from hgj_contracts import ContractError, DeadLetter, match_topic, utc_now
 from hgj_contracts.service import MAX_DEAD_LETTER_SAMPLE, RejectReason
-from hgj_ingest.points import CONVERTERS, reject_line
+from hgj_ingest.points import CONVERTERS, clock_skew_line, reject_line
 from hgj_ingest.settings import IngestSettings
 
 
@@ -18,6 +18,10 @@ from hgj_ingest.settings import IngestSettings
 class Accepted:
     channel: str
     lines: list[str]
+    params: dict[str, str] = field(default_factory=dict, compare=False)
+    """The topic's ids (community, device, ...), for the rule engine."""
+    message: object = field(default=None, compare=False)
+    """The decoded contract payload, for the rule engine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +29,9 @@ class Rejected:
     reason: RejectReason
     channel: str
     dead_letter: DeadLetter
-    line: str
-    """An ``ingest_reject`` point, so the refusal is counted in InfluxDB for dashboards."""
+    lines: tuple[str, ...]
+    """An ``ingest_reject`` point, so the refusal is counted in InfluxDB for dashboards, and
+    for a device whose clock runs ahead a ``device_clock_skew`` point that flags it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,7 @@ class MessageHandler:
     def __init__(self, settings: IngestSettings, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
         self._max_skew = timedelta(seconds=settings.max_future_skew_s)
-        self._max_age = timedelta(days=settings.max_age_days)
+        self._max_age = timedelta(days=settings.retention_days)
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
         channel_name = "unknown"
@@ -54,10 +59,24 @@ class MessageHandler:
             if converter is None:
                 return Ignored(channel_name)
             message = match.channel.decode(payload, match.params)
-            self._check_time(message.ts)
-            return Accepted(channel_name, converter(match, message))
         except ContractError as err:
             return self.reject(topic, payload, err.reason, err.detail, channel_name)
+        now = self._clock()
+        if message.ts > now + self._max_skew:
+            skew_s = (message.ts - now).total_seconds()
+            rejected = self.reject(
+                topic,
+                payload,
+                "ts_future",
+                f"event time {message.ts.isoformat()} is {skew_s:.0f} s ahead of ingest's clock",
+                channel_name,
+            )
+            skew = clock_skew_line(now, match.params["community"], match.params["device"], skew_s)
+            return replace(rejected, lines=(*rejected.lines, skew))
+        if message.ts < now - self._max_age:
+            detail = f"event time {message.ts.isoformat()} is older than the retention window"
+            return self.reject(topic, payload, "ts_too_old", detail, channel_name)
+        return Accepted(channel_name, converter(match, message), match.params, message)
 
     def reject(
         self, topic: str, payload: bytes, reason: RejectReason, detail: str, channel: str
@@ -72,11 +91,4 @@ class MessageHandler:
             payload_b64=base64.b64encode(payload[:MAX_DEAD_LETTER_SAMPLE]).decode("ascii"),
         )
         line = reject_line(now, reason, channel, topic, detail, len(payload))
-        return Rejected(reason, channel, letter, line)
-
-    def _check_time(self, ts: datetime) -> None:
-        now = self._clock()
-        if ts > now + self._max_skew:
-            raise ContractError("ts_out_of_range", f"event time {ts.isoformat()} is in the future")
-        if ts < now - self._max_age:
-            raise ContractError("ts_out_of_range", f"event time {ts.isoformat()} is too old")
+        return Rejected(reason, channel, letter, (line,))

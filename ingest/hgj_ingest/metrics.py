@@ -28,6 +28,7 @@ _HELP = {
     "disconnects": "unexpected disconnections from the broker",
     "connect_refused": "connection attempts the broker refused",
     "subscribe_refused": "subscriptions the broker refused",
+    "dropped_backpressure": "QoS 0 messages dropped while the buffer was full",
 }
 
 

@@ -28,6 +28,7 @@ STATUS_MEASUREMENT = "device_status"
 STATE_MEASUREMENT = "device_state"
 RESULT_MEASUREMENT = "command_result"
 REJECT_MEASUREMENT = "ingest_reject"
+CLOCK_SKEW_MEASUREMENT = "device_clock_skew"
 
 EVENT_TAG_FIELDS = frozenset({"category", "method"})
 """Event fields small enough in cardinality to be tags, so dashboards can GROUP BY them."""
@@ -115,6 +116,13 @@ def reject_line(
     point = _point(REJECT_MEASUREMENT, received_at, {"reason": reason, "channel": channel})
     point.field("topic", topic[:1024]).field("detail", detail[:2000]).field("payload_size", size)
     line: str = point.to_line_protocol()
+    return line
+
+
+def clock_skew_line(received_at: datetime, community: str, device: str, skew_s: float) -> str:
+    """Flags a device whose clock runs ahead: its messages are refused until it is fixed."""
+    point = _point(CLOCK_SKEW_MEASUREMENT, received_at, {"community": community, "device": device})
+    line: str = point.field("skew_s", float(skew_s)).to_line_protocol()
     return line
 
 

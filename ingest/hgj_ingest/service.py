@@ -43,6 +43,9 @@ class IngestService:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._generation = 0
+        self._held = 0
+        """Messages received and not yet stored: the buffer and the batch being written."""
+        self._held_lock = threading.Lock()
         self._writer = make_writer(settings)
         self._store = BatchStore(
             self._writer, self.counters, self._stop, self._on_store_refused, self._on_retry
@@ -152,6 +155,12 @@ class IngestService:
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         self.counters.add("received")
+        if msg.qos == 0 and self._held >= self.settings.max_buffered:
+            # QoS 0 has no flow control: the broker keeps sending while the store is down.
+            # Dropping the newest keeps memory bounded; QoS 1 never reaches this point in
+            # practice because the broker stops at our Receive Maximum.
+            self.counters.add("dropped_backpressure")
+            return
         payload = bytes(msg.payload)
         try:
             outcome = self._handler.handle(msg.topic, payload)
@@ -163,7 +172,7 @@ class IngestService:
         elif isinstance(outcome, Rejected):
             self.counters.add(f"rejected_{outcome.reason}")
             self._publish_dead_letter(outcome)
-            lines = [outcome.line]
+            lines = list(outcome.lines)
         else:
             assert isinstance(outcome, Ignored)
             self.counters.add("ignored")
@@ -171,6 +180,8 @@ class IngestService:
         self._buffer.add(
             Entry(lines, msg.mid, msg.qos, self._generation, msg.topic, payload, time.monotonic())
         )
+        with self._held_lock:
+            self._held += 1
         self.metrics.buffered.inc()
 
     # writer thread ---------------------------------------------------------------------------
@@ -198,6 +209,8 @@ class IngestService:
                     self.metrics.batch_seconds.observe(finished - started)
                     self.metrics.lag_seconds.observe(finished - batch[0].received_at)
                     self.metrics.buffered.dec(len(batch))
+                    with self._held_lock:
+                        self._held -= len(batch)
                 return stored
             except Exception:
                 log.exception("storing a batch failed; retrying it")

@@ -57,12 +57,22 @@ class IngestSettings(BaseSettings):
     influx_timeout_s: float = Field(default=10.0, gt=0)
 
     batch_size: int = Field(default=5000, ge=1, le=50000)
+    max_buffered: int = Field(
+        default=100_000,
+        ge=1,
+        description="messages held while the store is slow; QoS 1 is bounded by receive_maximum "
+        "already (the broker keeps the rest), QoS 0 beyond this is dropped and counted",
+    )
     flush_interval_s: float = Field(default=0.5, gt=0, le=60)
     max_future_skew_s: float = Field(
-        default=600.0, gt=0, description="event times further ahead than this are refused"
+        default=300.0,
+        gt=0,
+        description="event times further ahead than this are refused and the device flagged",
     )
-    max_age_days: float = Field(
-        default=400.0, gt=0, description="event times older than this are refused"
+    retention_days: float = Field(
+        default=365.0,
+        gt=0,
+        description="the store's retention window: older event times are refused",
     )
     status_interval_s: float = Field(default=10.0, gt=0, description="how often counters publish")
     metrics_port: int | None = Field(

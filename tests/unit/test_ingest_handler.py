@@ -51,8 +51,8 @@ def test_commands_are_passed_over(handler: MessageHandler) -> None:
         (TOPIC, GOOD.replace(b'"seq":7,', b""), "schema"),
         (TOPIC, b"x" * 20000, "oversize"),
         ("hgj/guangsha/dev/gs-b01-th/firmware", GOOD, "unknown_topic"),
-        (TOPIC, GOOD.replace(b"2026-11-27T02:14", b"2027-11-27T02:14"), "ts_out_of_range"),
-        (TOPIC, GOOD.replace(b"2026-11-27T02:14", b"1970-01-01T00:00"), "ts_out_of_range"),
+        (TOPIC, GOOD.replace(b"2026-11-27T02:14", b"2027-11-27T02:14"), "ts_future"),
+        (TOPIC, GOOD.replace(b"2026-11-27T02:14", b"1970-01-01T00:00"), "ts_too_old"),
     ],
 )
 def test_bad_input_is_rejected_with_reason_and_a_dead_letter(
@@ -64,8 +64,17 @@ def test_bad_input_is_rejected_with_reason_and_a_dead_letter(
     assert outcome.dead_letter.topic == topic
     assert outcome.dead_letter.payload_size == len(payload)
     assert base64.b64decode(outcome.dead_letter.payload_b64) == payload[:4096]
-    assert outcome.line.startswith("ingest_reject,channel=")
-    assert f"reason={reason}" in outcome.line
+    assert outcome.lines[0].startswith("ingest_reject,channel=")
+    assert f"reason={reason}" in outcome.lines[0]
+
+
+def test_a_clock_running_ahead_flags_the_device(handler: MessageHandler) -> None:
+    outcome = handler.handle(TOPIC, GOOD.replace(b"2026-11-27T02:14", b"2026-11-27T03:14"))
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == "ts_future"
+    assert outcome.lines[1] == (
+        "device_clock_skew,community=guangsha,device=gs-b01-th skew_s=3540 1795745700000000"
+    )
 
 
 def test_small_clock_skew_is_tolerated(handler: MessageHandler) -> None:
