@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -168,6 +169,7 @@ def test_nothing_is_acknowledged_before_it_is_stored(
 
 
 def test_ingest_killed_mid_stream_loses_nothing(
+    tmp_path: Path,
     mosquitto_factory: MosquittoFactory,
     influxdb: InfluxDB,
     influx_db: str,
@@ -186,7 +188,9 @@ def test_ingest_killed_mid_stream_loses_nothing(
             for key, value in stack.settings.model_dump().items()
             if value is not None
         }
-        first = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
+        log_path = tmp_path / "ingest.log"
+        log = log_path.open("wb")
+        first = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env, stderr=log)
         try:
             wait_for_ingest_online(stack)
             publish_from_devices(stack, PER_DEVICE)
@@ -194,9 +198,13 @@ def test_ingest_killed_mid_stream_loses_nothing(
         finally:
             first.kill()
             first.wait()
-        second = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
+        second = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env, stderr=log)
+        log.close()
         try:
-            assert_exactly_once(stack, influxdb, influx_db)
+            try:
+                assert_exactly_once(stack, influxdb, influx_db)
+            except AssertionError as err:
+                raise AssertionError(f"{err}\n{log_path.read_text()[-3000:]}") from None
         finally:
             second.send_signal(signal.SIGTERM)
-            assert second.wait(timeout=30) == 0
+            assert second.wait(timeout=30) == 0, log_path.read_text()
