@@ -12,7 +12,10 @@ with what other benchmarks wrote there.
 """
 
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,16 +24,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import urllib3
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from hgj_contracts import TELEMETRY, Reading, Telemetry, utc_now
+from hgj_contracts import SERVICE_STATUS, TELEMETRY, Reading, Telemetry, utc_now
 from hgj_devstack.accounts import MqttAccount, admin_account, service_account
 from hgj_devstack.influx import InfluxDB
 from hgj_devstack.mosquitto import Mosquitto
+from hgj_devstack.mosquitto_config import DEFAULT_TEMPLATE
+from hgj_devstack.ports import free_port
 from hgj_devstack.raw_pipe import RawPipe
 from hgj_ingest.service import IngestService
 from hgj_ingest.settings import IngestSettings
@@ -38,6 +44,8 @@ from hgj_ingest.settings import IngestSettings
 ROOT = "bench"
 DEVICES = 200
 RESULTS_FILE = Path(".bench/results.json")
+# Outside the device tree, so neither consumer receives it.
+SENTINEL_TOPIC = SERVICE_STATUS.topic(root=ROOT, service="bench-sentinel")
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ def make_backlog(total: int) -> Backlog:
     return Backlog(messages)
 
 
-def publish_backlog(broker: Mosquitto, admin: MqttAccount, backlog: Backlog) -> None:
+def publish_backlog(broker: Mosquitto, admin: MqttAccount, backlog: Backlog, qos: int) -> None:
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id="bench-publisher",
@@ -79,12 +87,16 @@ def publish_backlog(broker: Mosquitto, admin: MqttAccount, backlog: Backlog) -> 
     client.loop_start()
     infos = []
     for topic, payload in backlog.messages:
-        info = client.publish(topic, payload, qos=TELEMETRY.qos)
+        info = client.publish(topic, payload, qos=qos)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
         infos.append(info)
     for info in infos:
         info.wait_for_publish(timeout=120)
+    if qos == 0:
+        # QoS 0 has no acknowledgement: a QoS 1 sentinel on the same connection is
+        # acknowledged only after the broker has handled everything before it.
+        client.publish(SENTINEL_TOPIC, b"{}", qos=1).wait_for_publish(timeout=120)
     client.disconnect()
     client.loop_stop()
 
@@ -115,97 +127,189 @@ def drain_ingest(settings: IngestSettings, total: int, console: Console) -> floa
     service = IngestService(settings)
     service.start()
     with Progress(console=console, transient=True) as progress:
-        elapsed = wait_for(lambda: service.counters.get("acked"), total, "ingest", progress)
+        # stored_messages: stored and, at QoS 1, acknowledged (acks follow in the same step).
+        elapsed = wait_for(
+            lambda: service.counters.get("stored_messages"), total, "ingest", progress
+        )
     service.stop()
     return elapsed
+
+
+@dataclass
+class BenchStack:
+    broker: Mosquitto
+    influx: InfluxDB
+    admin: MqttAccount
+    raw_account: MqttAccount
+    ingest_account: MqttAccount
+
+    def raw_pipe(self, db: str) -> RawPipe:
+        return RawPipe(
+            host=self.broker.host,
+            port=self.broker.port,
+            username=self.raw_account.username,
+            password=self.raw_account.password,
+            client_id="bench-raw",
+            topic_filter=TELEMETRY.subscription(root=ROOT),
+            influx_url=self.influx.url,
+            db=db,
+        )
+
+    def ingest_settings(self, db: str) -> IngestSettings:
+        return IngestSettings(
+            root=ROOT,
+            instance="ingest-1",
+            mqtt_host=self.broker.host,
+            mqtt_port=self.broker.port,
+            mqtt_password=SecretStr(self.ingest_account.password),
+            influx_url=self.influx.url,
+            influx_db=db,
+            status_interval_s=60,
+        )
+
+    def register_sessions(self, raw_db: str, ingest_db: str) -> None:
+        """Connect both consumers once and leave, so the broker queues the backlog for them."""
+        raw = self.raw_pipe(raw_db)
+        raw.start()
+        raw.wait_subscribed(10)
+        raw.stop()
+        ingest = IngestService(self.ingest_settings(ingest_db))
+        ingest.start()
+        ingest.wait_ready(10)
+        ingest.stop()
+
+
+def run_round(
+    stack: BenchStack, backlog: Backlog, qos: int, round_no: int, console: Console
+) -> dict[str, float]:
+    total = len(backlog.messages)
+    raw_db, ingest_db = f"raw_q{qos}_r{round_no}", f"ingest_q{qos}_r{round_no}"
+    stack.influx.create_database(raw_db)
+    stack.influx.create_database(ingest_db)
+    stack.register_sessions(raw_db, ingest_db)
+    console.print(f"QoS {qos}, round {round_no}: queueing {total:,} messages for each consumer …")
+    publish_backlog(stack.broker, stack.admin, backlog, qos)
+    rates = {}
+    for name in ["raw", "ingest"] if round_no % 2 else ["ingest", "raw"]:
+        if name == "raw":
+            elapsed = drain_raw(stack.raw_pipe(raw_db), total, console)
+        else:
+            elapsed = drain_ingest(stack.ingest_settings(ingest_db), total, console)
+        rates[name] = total / elapsed
+        console.print(f"  {name:7s} {rates[name]:10,.0f} msg/s")
+    for db in (raw_db, ingest_db):
+        stored = count_points(stack.influx, db)
+        if stored != total:
+            raise RuntimeError(f"{db}: {stored} points stored, expected {total}")
+    return rates
+
+
+def peak_memory_mb(stack: BenchStack, backlog: Backlog, console: Console) -> float:
+    """Peak RSS of an ingest process (as deployed: `python -m hgj_ingest`) draining a backlog."""
+    db = "ingest_memory"
+    stack.influx.create_database(db)
+    stack.register_sessions("raw_memory", db)
+    publish_backlog(stack.broker, stack.admin, backlog, 1)
+    settings = stack.ingest_settings(db)
+    metrics_port = free_port()
+    env = os.environ | {
+        "HGJ_INGEST_ROOT": settings.root,
+        "HGJ_INGEST_INSTANCE": settings.instance,
+        "HGJ_INGEST_MQTT_PORT": str(settings.mqtt_port),
+        "HGJ_INGEST_MQTT_PASSWORD": stack.ingest_account.password,
+        "HGJ_INGEST_INFLUX_URL": settings.influx_url,
+        "HGJ_INGEST_INFLUX_DB": db,
+        "HGJ_INGEST_METRICS_PORT": str(metrics_port),
+        "HGJ_INGEST_LOG_LEVEL": "WARNING",
+    }
+    console.print("peak memory: a `python -m hgj_ingest` process drains the backlog …")
+    process = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while _scrape(metrics_port, "hgj_ingest_stored_messages_total") < len(backlog.messages):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the ingest process did not drain the backlog")
+            time.sleep(0.1)
+        return _vm_hwm_kb(process.pid) / 1024
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _scrape(port: int, sample: str) -> float:
+    try:
+        text = urllib3.request("GET", f"http://127.0.0.1:{port}/metrics", timeout=2.0).data
+    except urllib3.exceptions.HTTPError:
+        return 0.0
+    for line in text.decode().splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _vm_hwm_kb(pid: int) -> float:
+    """The kernel's record of the process's peak resident memory."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc (not Linux?)")
+
+
+def _bench_template(work: Path) -> Path:
+    """The shipped broker config plus QoS 0 queueing for offline sessions, which the QoS 0
+    backlog needs; nothing else differs from production."""
+    template = work / "mosquitto.conf.template"
+    shipped = DEFAULT_TEMPLATE.read_text(encoding="utf-8")
+    template.write_text(shipped + "\nqueue_qos0_messages true\n", encoding="utf-8")
+    return template
 
 
 def run(
     total: int = 60_000, rounds: int = 2, results_file: Path = RESULTS_FILE
 ) -> dict[str, float]:
     console = Console()
-    raw_rates: list[float] = []
-    ingest_rates: list[float] = []
+    rates: dict[tuple[int, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="hgj-bench-") as tmp:
         work = Path(tmp)
         admin = admin_account(ROOT)
         raw_account = service_account(ROOT, "bench-raw")
         ingest_account = service_account(ROOT, "ingest-1")
-        broker = Mosquitto(work / "mosquitto", [admin, raw_account, ingest_account])
+        broker = Mosquitto(
+            work / "mosquitto",
+            [admin, raw_account, ingest_account],
+            template=_bench_template(work),
+        )
         influx = InfluxDB(work / "influxdb")
         console.print("bench: starting Mosquitto and InfluxDB …")
         broker.start()
         influx.start()
+        stack = BenchStack(broker, influx, admin, raw_account, ingest_account)
         try:
             backlog = make_backlog(total)
             total = len(backlog.messages)
-            for round_no in range(1, rounds + 1):
-                raw_db, ingest_db = f"raw_r{round_no}", f"ingest_r{round_no}"
-                influx.create_database(raw_db)
-                influx.create_database(ingest_db)
-
-                def make_raw(db: str = raw_db) -> RawPipe:
-                    return RawPipe(
-                        host=broker.host,
-                        port=broker.port,
-                        username=raw_account.username,
-                        password=raw_account.password,
-                        client_id="bench-raw",
-                        topic_filter=TELEMETRY.subscription(root=ROOT),
-                        influx_url=influx.url,
-                        db=db,
-                    )
-
-                settings = IngestSettings(
-                    root=ROOT,
-                    instance="ingest-1",
-                    mqtt_host=broker.host,
-                    mqtt_port=broker.port,
-                    mqtt_password=SecretStr(ingest_account.password),
-                    influx_url=influx.url,
-                    influx_db=ingest_db,
-                    status_interval_s=60,
-                )
-                # Register both sessions, then leave so the broker queues the backlog for them.
-                raw = make_raw()
-                raw.start()
-                raw.wait_subscribed(10)
-                raw.stop()
-                ingest = IngestService(settings)
-                ingest.start()
-                ingest.wait_ready(10)
-                ingest.stop()
-
-                console.print(f"round {round_no}: queueing {total:,} messages for each consumer …")
-                publish_backlog(broker, admin, backlog)
-
-                names = ["raw", "ingest"] if round_no % 2 else ["ingest", "raw"]
-                for name in names:
-                    if name == "raw":
-                        elapsed = drain_raw(make_raw(), total, console)
-                    else:
-                        elapsed = drain_ingest(settings, total, console)
-                    rate = total / elapsed
-                    (raw_rates if name == "raw" else ingest_rates).append(rate)
-                    console.print(f"  {name:7s} {rate:10,.0f} msg/s")
-                for db in (raw_db, ingest_db):
-                    stored = count_points(influx, db)
-                    if stored != total:
-                        raise RuntimeError(f"{db}: {stored} points stored, expected {total}")
+            for qos in (1, 0):
+                for round_no in range(1, rounds + 1):
+                    for name, rate in run_round(stack, backlog, qos, round_no, console).items():
+                        rates.setdefault((qos, name), []).append(rate)
+            memory_mb = peak_memory_mb(stack, backlog, console)
         finally:
             broker.stop()
             influx.stop()
 
-    raw_rate = statistics.median(raw_rates)
-    ingest_rate = statistics.median(ingest_rates)
-    figures = {
-        "raw_pipe_qos1_msgs_per_s": round(raw_rate, 1),
-        "ingest_qos1_msgs_per_s": round(ingest_rate, 1),
-        "ingest_qos1_points_per_s": round(ingest_rate, 1),  # one point per telemetry message
-        "ingest_qos1_ratio_to_raw": round(ingest_rate / raw_rate, 3),
-        "ingest_bench_messages": float(total),
-    }
-    table = Table(title=f"ingest vs raw pipe, QoS 1, {total:,} messages, median of {rounds}")
+    figures: dict[str, float] = {}
+    for qos in (1, 0):
+        raw_rate = statistics.median(rates[(qos, "raw")])
+        ingest_rate = statistics.median(rates[(qos, "ingest")])
+        figures |= {
+            f"raw_pipe_qos{qos}_msgs_per_s": round(raw_rate, 1),
+            f"ingest_qos{qos}_msgs_per_s": round(ingest_rate, 1),
+            # one point per telemetry message
+            f"ingest_qos{qos}_points_per_s": round(ingest_rate, 1),
+            f"ingest_qos{qos}_ratio_to_raw": round(ingest_rate / raw_rate, 3),
+        }
+    figures["ingest_peak_memory_mb"] = round(memory_mb, 1)
+    figures["ingest_bench_messages"] = float(total)
+    table = Table(title=f"ingest vs raw pipe, {total:,} messages, median of {rounds} rounds")
     for column in ("figure", "value"):
         table.add_column(column)
     for key, value in figures.items():
