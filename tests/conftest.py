@@ -16,6 +16,9 @@ from hgj_devstack.influx import INFLUXD_BINARY, InfluxDB
 from hgj_devstack.mosquitto import MOSQUITTO_BINARY, Mosquitto
 from tests.helpers import MosquittoFactory, unique_id
 
+# State database fixtures (SQLite and PostgreSQL), shared by tests/unit and tests/integration.
+pytest_plugins = ("tests.statedb_fixtures",)
+
 
 def _require_binary(path: str, package: str) -> None:
     if not Path(path).exists():

@@ -1,0 +1,194 @@
+"""Tables of the state database (alerts so far), as typed SQLAlchemy declarative models.
+
+Enumerations (state, severity, event kind) are short strings guarded by CHECK constraints rather
+than database enum types: PostgreSQL enums need their own migration steps to grow, SQLite has
+none, and a CHECK behaves the same on both.
+
+Every constraint and index has an explicit name (the naming convention below) so that later
+migrations can refer to them, and so that Alembic's comparison of models and database is exact.
+"""
+
+from datetime import datetime
+from typing import Final, Literal, get_args
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hgj_contracts import Severity
+from hgj_contracts.alerts import SEVERITIES
+from hgj_statedb.utc import UtcDateTime
+
+AlertState = Literal["active", "cleared"]
+EventKind = Literal[
+    "raised", "repeated", "cleared", "acknowledged", "assigned", "noted", "escalated", "reminded"
+]
+EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
+
+NO_DEVICE: Final = ""
+"""Stored in ``device`` for community-wide alerts. SQL treats NULLs as distinct, so a NULL
+device would let the one-active-alert index admit any number of community-wide alerts; the empty
+string is never a valid device id, so it cannot collide with a real one."""
+
+_ID = String(64)  # the contract's id grammar allows 64 characters
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class AlertStreamRow(Base):
+    """One row per (community, device, rule) that has ever received a signal.
+
+    It is what signals for the same alert key serialise on: each ``apply`` locks this row
+    (``SELECT ... FOR UPDATE`` on PostgreSQL) before looking at the alerts, so two workers
+    handling the same device take turns, while other devices proceed in parallel. It also keeps
+    the clear horizon that event-time ordering needs even when no alert exists (a clear that
+    arrives before the raise it follows).
+    """
+
+    __tablename__ = "alert_streams"
+
+    community: Mapped[str] = mapped_column(_ID, primary_key=True)
+    device: Mapped[str] = mapped_column(_ID, primary_key=True)
+    rule: Mapped[str] = mapped_column(_ID, primary_key=True)
+    cleared_through: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Event time of the latest clear applied to this key; raises at or before it are stale."""
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # The heart of "one active alert per (device, rule)": the database refuses a second
+        # active row for the same key, whatever the application does. Cleared alerts are
+        # history and any number of them may exist, hence a partial index.
+        Index(
+            "ux_alerts_one_active",
+            "community",
+            "device",
+            "rule",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+        Index("ix_alerts_community_raised_at", "community", "raised_at"),
+        Index("ix_alerts_state_next_escalation_at", "state", "next_escalation_at"),
+        CheckConstraint(_one_of("state", get_args(AlertState)), name="state"),
+        CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),
+        CheckConstraint("count >= 1", name="count"),
+        CheckConstraint("escalation_level >= 0", name="escalation_level"),
+    )
+
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    community: Mapped[str] = mapped_column(_ID)
+    device: Mapped[str] = mapped_column(_ID)
+    """``NO_DEVICE`` for community-wide alerts."""
+    rule: Mapped[str] = mapped_column(_ID)
+    severity: Mapped[Severity] = mapped_column(String(16))
+    state: Mapped[AlertState] = mapped_column(String(16))
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged_by: Mapped[str | None] = mapped_column(_ID)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    assignee: Mapped[str | None] = mapped_column(_ID)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Event time of the earliest raise counted in this alert."""
+    last_raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Event time of the latest raise counted: a clear older than this is out of order."""
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_event_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Latest event time of any signal applied to this alert."""
+    message: Mapped[str] = mapped_column(Text)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    """Index into the severity's responder chain: 0 is the first responder, told at raise."""
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """None until the first escalation: it is then due at ``raised_at`` plus the policy's
+    acknowledgement window (the policy is configuration, not stored)."""
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Wall-clock time of the last write (not an event time)."""
+
+
+class AlertEventRow(Base):
+    """The timeline of an alert: every raise, repeat, clear and human or escalation action.
+
+    Each event is also one change to announce, and the table doubles as the outbox: ingest
+    acknowledges an MQTT message once the store has committed, so a worker that dies before
+    publishing would otherwise lose the announcement for good (the redelivered signal is a
+    duplicate and changes nothing). Delivery is tracked per sink, because the alert topic must
+    not wait for InfluxDB.
+    """
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        # Idempotency: a signal redelivered by MQTT (at-least-once) carries the same signal_id
+        # and must not count twice. The key is scoped to the alert, not global, because one
+        # device message may legitimately drive several rules under the same signal_id; the
+        # store checks the whole (community, device, rule) key under its lock, and this
+        # constraint is the database's backstop. NULLs (human actions) never conflict.
+        UniqueConstraint("alert_id", "signal_id"),
+        Index("ix_alert_events_alert_id_at", "alert_id", "at"),
+        Index("ix_alert_events_signal_id", "signal_id"),
+        # The outbox: small indexes of what a sink has not received yet.
+        Index(
+            "ix_alert_events_unpublished",
+            "id",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
+        Index(
+            "ix_alert_events_unexported",
+            "id",
+            sqlite_where=text("exported_at IS NULL"),
+            postgresql_where=text("exported_at IS NULL"),
+        ),
+        CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+    alert_id: Mapped[str] = mapped_column(_ID, ForeignKey("alerts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Event time: the device's time for signals, the action's time for people and escalation."""
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[EventKind] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(_ID)
+    """Who acted (user id, or the responder role for escalations); None for signals."""
+    note: Mapped[str | None] = mapped_column(Text)
+    signal_id: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)
+    """The contract's Alert payload (JSON) announcing this change, written in the same
+    transaction: the outbox that survives a crash between commit and publish."""
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the payload was confirmed published on the alert topic (PUBACK); None: pending."""
+    exported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When it was confirmed written to InfluxDB's ``alerts`` measurement; None: pending."""
+
+    # Lets the unit of work insert a new alert before its first event; never loaded lazily.
+    alert: Mapped[AlertRow] = relationship(lazy="raise")
