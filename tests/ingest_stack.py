@@ -1,8 +1,11 @@
 """A running slice for ingest tests: a real broker with device accounts, and ingest in-process."""
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -52,7 +55,9 @@ def ingest_slice(
     service = service_account(root, INSTANCE)
     device_accounts = {d.id: (d, device_account(root, community, d.id)) for d in devices}
     broker = factory([admin, service, *(a for _, a in device_accounts.values())])
+    state_dir = Path(tempfile.mkdtemp(prefix="hgj-state-"))
     settings = IngestSettings(
+        state_db_url=f"sqlite:///{state_dir / 'state.sqlite'}",
         root=root,
         instance=INSTANCE,
         mqtt_host=broker.host,
@@ -64,4 +69,7 @@ def ingest_slice(
         flush_interval_s=0.1,
         status_interval_s=0.5,
     )
-    yield Slice(root, broker, admin, device_accounts, settings)
+    try:
+        yield Slice(root, broker, admin, device_accounts, settings)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -142,6 +142,7 @@ class BenchStack:
     admin: MqttAccount
     raw_account: MqttAccount
     ingest_account: MqttAccount
+    work: Path
 
     def raw_pipe(self, db: str) -> RawPipe:
         return RawPipe(
@@ -165,6 +166,7 @@ class BenchStack:
             influx_url=self.influx.url,
             influx_db=db,
             status_interval_s=60,
+            state_db_url=f"sqlite:///{self.work / 'state.sqlite'}",
         )
 
     def register_sessions(self, raw_db: str, ingest_db: str) -> None:
@@ -221,6 +223,7 @@ def peak_memory_mb(stack: BenchStack, backlog: Backlog, console: Console) -> flo
         "HGJ_INGEST_INFLUX_DB": db,
         "HGJ_INGEST_METRICS_PORT": str(metrics_port),
         "HGJ_INGEST_LOG_LEVEL": "WARNING",
+        "HGJ_INGEST_STATE_DB_URL": settings.state_db_url,
     }
     console.print("peak memory: a `python -m hgj_ingest` process drains the backlog …")
     process = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
@@ -283,7 +286,7 @@ def run(
         console.print("bench: starting Mosquitto and InfluxDB …")
         broker.start()
         influx.start()
-        stack = BenchStack(broker, influx, admin, raw_account, ingest_account)
+        stack = BenchStack(broker, influx, admin, raw_account, ingest_account, work)
         try:
             backlog = make_backlog(total)
             total = len(backlog.messages)

@@ -94,6 +94,7 @@ def run(options: RunOptions) -> int:
             "HGJ_INGEST_INFLUX_DB": store.db,
             "HGJ_INGEST_SQLITE_PATH": store.sqlite_path or "",
             "HGJ_INGEST_FLUSH_INTERVAL_S": "1.0",
+            "HGJ_INGEST_STATE_DB_URL": f"sqlite:///{run_dir / 'state.sqlite'}",
         }
         children["ingest"] = _spawn(
             [sys.executable, "-m", "hgj_ingest"], logs / "ingest.log", ingest_env

@@ -22,6 +22,8 @@ class Entry:
     payload: bytes
     received_at: float = 0.0
     """time.monotonic() on arrival, for the store-lag histogram."""
+    lane_number: int = 0
+    """Its number in the alert lane (0: not sent there); acked once the lane got this far."""
 
 
 class Buffer:

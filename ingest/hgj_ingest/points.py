@@ -17,7 +17,7 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 from pydantic import BaseModel
 
-from hgj_contracts import CommandResult, DeviceState, DeviceStatus, Telemetry, TopicMatch
+from hgj_contracts import Alert, CommandResult, DeviceState, DeviceStatus, Telemetry, TopicMatch
 
 WRITE_PRECISION = "u"
 """Precision of the timestamps in the lines we write (microseconds: the contract's resolution)."""
@@ -29,6 +29,7 @@ STATE_MEASUREMENT = "device_state"
 RESULT_MEASUREMENT = "command_result"
 REJECT_MEASUREMENT = "ingest_reject"
 CLOCK_SKEW_MEASUREMENT = "device_clock_skew"
+ALERT_MEASUREMENT = "alerts"
 
 EVENT_TAG_FIELDS = frozenset({"category", "method"})
 """Event fields small enough in cardinality to be tags, so dashboards can GROUP BY them."""
@@ -123,6 +124,25 @@ def clock_skew_line(received_at: datetime, community: str, device: str, skew_s: 
     """Flags a device whose clock runs ahead: its messages are refused until it is fixed."""
     point = _point(CLOCK_SKEW_MEASUREMENT, received_at, {"community": community, "device": device})
     line: str = point.field("skew_s", float(skew_s)).to_line_protocol()
+    return line
+
+
+def alert_line(community: str, alert: Alert) -> str:
+    """One alert change; stamped with the change's time, tagged so dashboards can count
+    alerts by rule, severity and kind of change."""
+    tags = {
+        "community": community,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "change": alert.change,
+    }
+    point = _point(ALERT_MEASUREMENT, alert.ts, tags)
+    point.field("alert_id", alert.alert_id).field("active", alert.state == "active")
+    point.field("acknowledged", alert.acknowledged).field("count", alert.count)
+    point.field("message", alert.message)
+    if alert.device is not None:
+        point.field("device", alert.device)
+    line: str = point.to_line_protocol()
     return line
 
 

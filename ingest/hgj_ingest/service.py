@@ -14,7 +14,8 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hgj_contracts import DEAD_LETTER, device_tree_subscription
+from hgj_contracts import DEAD_LETTER, DeviceMessage, device_tree_subscription, utc_now
+from hgj_ingest.alert_setup import make_alert_lane
 from hgj_ingest.batch_store import BatchStore
 from hgj_ingest.buffer import Buffer, Entry
 from hgj_ingest.counters import Counters
@@ -53,9 +54,11 @@ class IngestService:
         self._client = make_client(settings)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_publish = self._on_publish
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._dead_letter_topic = DEAD_LETTER.topic(root=settings.root, service=settings.instance)
+        self._alerts = make_alert_lane(settings, self._client, self.counters)
         self._threads: list[threading.Thread] = []
 
     # lifecycle -----------------------------------------------------------------------------
@@ -75,6 +78,8 @@ class IngestService:
         else:
             self._client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=30)
         self._client.loop_start()
+        if self._alerts is not None:
+            self._alerts.start()
         for target, name in (
             (self._write_loop, "ingest-writer"),
             (self._status_loop, "ingest-status"),
@@ -93,6 +98,8 @@ class IngestService:
         self._buffer.wake()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self._alerts is not None:
+            self._alerts.stop()
         if self._connected.is_set():
             info = self._client.publish(
                 status_topic(self.settings),
@@ -140,6 +147,12 @@ class IngestService:
         )
         self._connected.set()
 
+    def _on_publish(
+        self, _c: mqtt.Client, _u: object, mid: int, _reason: ReasonCode, _p: object
+    ) -> None:
+        if self._alerts is not None:
+            self._alerts.on_puback(mid)
+
     def _on_disconnect(
         self,
         _c: mqtt.Client,
@@ -167,8 +180,17 @@ class IngestService:
         except Exception:  # a bug must not stop ingest; the message is dead-lettered instead
             log.exception("handler failed on %s", msg.topic)
             outcome = self._handler.reject(msg.topic, payload, "schema", "internal error", "?")
+        lane_number = 0
         if isinstance(outcome, Accepted):
             lines = outcome.lines
+            if self._alerts is not None and isinstance(outcome.message, DeviceMessage):
+                lane_number = self._alerts.submit(
+                    outcome.params["community"],
+                    outcome.params["device"],
+                    outcome.channel,
+                    outcome.message,
+                    utc_now(),
+                )
         elif isinstance(outcome, Rejected):
             self.counters.add(f"rejected_{outcome.reason}")
             self._publish_dead_letter(outcome)
@@ -178,7 +200,16 @@ class IngestService:
             self.counters.add("ignored")
             lines = []
         self._buffer.add(
-            Entry(lines, msg.mid, msg.qos, self._generation, msg.topic, payload, time.monotonic())
+            Entry(
+                lines,
+                msg.mid,
+                msg.qos,
+                self._generation,
+                msg.topic,
+                payload,
+                time.monotonic(),
+                lane_number,
+            )
         )
         with self._held_lock:
             self._held += 1
@@ -219,6 +250,9 @@ class IngestService:
         return False
 
     def _ack(self, batch: list[Entry]) -> None:
+        last = max(entry.lane_number for entry in batch)
+        if self._alerts is not None and last and not self._alerts.wait_processed(last):
+            return  # stopping before the rules saw them: unacknowledged, so redelivered
         generation = self._generation
         acked = 0
         for entry in batch:

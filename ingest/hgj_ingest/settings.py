@@ -75,6 +75,17 @@ class IngestSettings(BaseSettings):
         description="the store's retention window: older event times are refused",
     )
     status_interval_s: float = Field(default=10.0, gt=0, description="how often counters publish")
+    alerts_enabled: bool = Field(default=True, description="run the alert rules")
+    rules_path: str | None = Field(
+        default=None, description="alert rule file; the shipped default_rules.yaml when unset"
+    )
+    state_db_url: str = Field(
+        default="sqlite:///hgj-state.sqlite",
+        description="the state database holding alerts (SQLite file, or postgresql+psycopg://)",
+    )
+    alert_tick_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often silence, auto-clears and escalation run"
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="serve Prometheus /metrics on this port"
     )
