@@ -1,12 +1,13 @@
 """The alert lane: rules, the alert store and alert delivery, beside (not behind) the writer.
 
 Alerts must not wait for InfluxDB: a smoke alarm matters most when something is already
-wrong. So accepted messages go to this lane as well as to the InfluxDB buffer; the lane runs
-the rule engine, records alert changes in the state database, and delivers them from the
-store's outbox to MQTT (for the API and console) and to InfluxDB's ``alerts`` measurement, each
-sink retried until it confirms. The writer acknowledges a message only once this lane has
-processed it too, so a crash re-runs the rules on redelivery; the store drops the duplicate
-signals by their ids.
+wrong. The rule engine runs on MQTT's thread as each message is accepted (it is in-memory and
+cheap, and a queue hop per message cost more than the rules themselves); the rare messages
+that produce signals hand them to this lane's thread, which records the alert changes in the
+state database and delivers them from the store's outbox to MQTT (for the API and console) and
+to InfluxDB's ``alerts`` measurement, each sink retried until it confirms. The writer
+acknowledges such a message only once its signals are recorded, so a crash re-runs the rules
+on redelivery; the store drops the duplicate signals by their ids.
 """
 
 import logging
@@ -38,11 +39,7 @@ REDELIVER_AFTER = timedelta(seconds=30)
 @dataclass(frozen=True, slots=True)
 class LaneItem:
     number: int
-    community: str
-    device: str
-    channel: str
-    message: DeviceMessage
-    received_at: datetime
+    signals: list[AlertSignal]
 
 
 class AlertLane:
@@ -76,6 +73,7 @@ class AlertLane:
         self._pending_pubacks: dict[int, int] = {}  # MQTT mid → outbox event id
         self._pubacks_lock = threading.Lock()
         self._confirmed: list[int] = []
+        self._engine_lock = threading.Lock()  # on_message (MQTT thread) vs on_tick (lane)
         self._thread = threading.Thread(target=self._run, name="ingest-alerts", daemon=True)
 
     # called from paho's network thread -----------------------------------------------------
@@ -88,9 +86,19 @@ class AlertLane:
         message: DeviceMessage,
         received_at: datetime,
     ) -> int:
-        """Queue a message for the rules; the number to wait for before acknowledging it."""
+        """Run the rules on a message; the number to wait for before acknowledging it, or 0
+        when it caused no signal."""
+        try:
+            with self._engine_lock:
+                signals = self._engine.on_message(community, device, channel, message, received_at)
+        except Exception:  # one bad rule must not stop ingest or alerting for everyone
+            log.exception("rules failed on %s/%s", community, device)
+            self._counters.add("alert_rule_errors")
+            return 0
+        if not signals:
+            return 0
         self._submitted += 1
-        self._queue.put(LaneItem(self._submitted, community, device, channel, message, received_at))
+        self._queue.put(LaneItem(self._submitted, signals))
         return self._submitted
 
     def on_puback(self, mid: int) -> None:
@@ -126,36 +134,37 @@ class AlertLane:
         next_tick = 0.0
         while True:
             try:
-                item = self._queue.get(timeout=self._tick_s)
+                items = [self._queue.get(timeout=self._tick_s)]
             except queue.Empty:
-                item = None
-            else:
-                if item is None:
-                    return
-                self._process(item)
+                items = []
+            # Take whatever else is waiting: one progress notification per batch instead of
+            # one per message keeps the lane cheap at telemetry rates.
+            while items and len(items) < 5000:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = bool(items) and items[-1] is None
+            done = [item for item in items if item is not None]
+            for item in done:
+                self._apply(item.signals)
+            if done:
+                with self._progress:
+                    self._processed = done[-1].number
+                    self._progress.notify_all()
+            if stopping:
+                return
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 next_tick = now_mono + self._tick_s
                 self._tick()
 
-    def _process(self, item: LaneItem) -> None:
-        try:
-            signals = self._engine.on_message(
-                item.community, item.device, item.channel, item.message, item.received_at
-            )
-        except Exception:  # one bad rule must not stop alerting for everyone
-            log.exception("rules failed on %s/%s", item.community, item.device)
-            self._counters.add("alert_rule_errors")
-            signals = []
-        self._apply(signals)
-        with self._progress:
-            self._processed = item.number
-            self._progress.notify_all()
-
     def _tick(self) -> None:
         now = self._clock()
         try:
-            self._apply(self._engine.on_tick(now))
+            with self._engine_lock:
+                signals = self._engine.on_tick(now)
+            self._apply(signals)
             for change in self._store.due_escalations(now, self._escalation):
                 self._publish(change.event.event_id, change)
         except Exception:
