@@ -81,6 +81,7 @@ def run(options: RunOptions) -> int:
     console.print("starting the store …")
     store = start_store(run_dir, influx_port, options.force_embedded)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    state_db_url = f"sqlite:///{run_dir / 'state.sqlite'}"
     try:
         ingest_env = os.environ | {
             "HGJ_INGEST_ROOT": options.root,
@@ -94,7 +95,7 @@ def run(options: RunOptions) -> int:
             "HGJ_INGEST_INFLUX_DB": store.db,
             "HGJ_INGEST_SQLITE_PATH": store.sqlite_path or "",
             "HGJ_INGEST_FLUSH_INTERVAL_S": "1.0",
-            "HGJ_INGEST_STATE_DB_URL": f"sqlite:///{run_dir / 'state.sqlite'}",
+            "HGJ_INGEST_STATE_DB_URL": state_db_url,
         }
         children["ingest"] = _spawn(
             [sys.executable, "-m", "hgj_ingest"], logs / "ingest.log", ingest_env
@@ -134,6 +135,7 @@ def run(options: RunOptions) -> int:
             influx_url=store.url,
             influx_db=store.db,
             sqlite_path=store.sqlite_path,
+            state_db_url=state_db_url,
             pids=_pids(children, broker.pid, store.pid),
         )
         save(state)

@@ -29,6 +29,7 @@ class StackState(BaseModel):
     influx_url: str | None
     influx_db: str
     sqlite_path: str | None
+    state_db_url: str
     pids: dict[str, int]
 
 

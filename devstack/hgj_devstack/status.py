@@ -14,8 +14,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from rich.table import Table
 
 from hgj_contracts import DEVICE_STATUS, SERVICE_STATUS, ContractError, match_topic
+from hgj_contracts.alerts import SEVERITIES
 from hgj_devstack.point_counts import PointCounts, count_points
 from hgj_devstack.stack_state import StackState
+from hgj_statedb.alert_store import AlertStore
+from hgj_statedb.db import make_engine
 
 
 @dataclass
@@ -41,6 +44,9 @@ class StackReport:
     service_online: dict[str, bool] = field(default_factory=dict)
     points: PointCounts | None = None
     store_error: str | None = None
+    alerts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Active alerts per community and severity."""
+    alerts_error: str | None = None
 
 
 def read_retained(state: StackState, settle_s: float = 0.5, timeout_s: float = 5.0) -> StackReport:
@@ -98,12 +104,28 @@ def collect(state: StackState) -> StackReport:
         report.points = count_points(state)
     except Exception as err:  # the report should still show presence when the store is down
         report.store_error = str(err)
+    try:
+        report.alerts = active_alerts(state.state_db_url)
+    except Exception as err:
+        report.alerts_error = str(err)
     return report
+
+
+def active_alerts(url: str) -> dict[str, dict[str, int]]:
+    store = AlertStore(make_engine(url))  # read-only use: no migrations from a status command
+    try:
+        counts: dict[str, dict[str, int]] = {}
+        for (community, severity), count in store.active_counts().items():
+            counts.setdefault(community, {})[severity] = count
+        return counts
+    finally:
+        store.engine.dispose()
 
 
 def render(state: StackState, report: StackReport) -> Table:
     table = Table(title=f"Hongguanjia local stack — {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
-    for column in ("community", "devices online", "offline", "points stored", "last minute"):
+    columns = ("community", "devices online", "offline", "points stored", "last minute", "alerts")
+    for column in columns:
         table.add_column(column, justify="right" if column != "community" else "left")
     points = report.points
     for community in state.communities:
@@ -116,11 +138,19 @@ def render(state: StackState, report: StackReport) -> Table:
             str(presence.offline),
             "?" if total is None else f"{total:,}",
             "?" if recent is None else f"{recent:,}",
+            _alerts_cell(report.alerts.get(community, {})) if not report.alerts_error else "?",
         )
     for name, counters in sorted(report.services.items()):
         state_word = "online" if report.service_online.get(name) else "offline"
         shown = ", ".join(f"{k}={v:,}" for k, v in sorted(counters.items()))
         table.caption = (table.caption or "") + f"{name} ({state_word}): {shown}\n"
+    if report.alerts_error:
+        table.caption = (table.caption or "") + f"alerts: {report.alerts_error}\n"
     if report.store_error:
         table.caption = (table.caption or "") + f"store: {report.store_error}\n"
     return table
+
+
+def _alerts_cell(by_severity: dict[str, int]) -> str:
+    shown = [f"{by_severity[s]} {s}" for s in SEVERITIES if by_severity.get(s)]
+    return ", ".join(shown) or "none active"

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -277,6 +277,16 @@ class AlertStore:
                 .order_by(AlertEventRow.at, AlertEventRow.id)
             )
             return [TimelineEntry.of(row) for row in rows]
+
+    def active_counts(self) -> dict[tuple[str, Severity], int]:
+        """Active alerts per (community, severity): the header of a guard's screen."""
+        query = (
+            select(AlertRow.community, AlertRow.severity, func.count())
+            .where(AlertRow.state == "active")
+            .group_by(AlertRow.community, AlertRow.severity)
+        )
+        with self._reads() as session:
+            return {(c, s): n for c, s, n in session.execute(query)}
 
     def list_alerts(
         self,

@@ -133,6 +133,8 @@ def test_make_run_brings_up_the_slice_and_ctrl_c_stops_it(tmp_path: Path) -> Non
     assert "guangsha" in shown
     assert "guanbeigou" in shown
     assert "ingest-1 (online)" in shown
+    assert "alerts" in shown
+    assert "alerts:" not in shown  # the state database answered
     assert "Mosquitto" in output
     assert "InfluxDB" in output
 

@@ -25,6 +25,28 @@ class LifecycleCases:
         assert alert.raised_at == alert.last_raised_at == alert.last_event_time == at(0)
         assert store.get(alert.alert_id) == alert
 
+    def test_active_counts_per_community_and_severity(self, store: AlertStore) -> None:
+        store.apply(signal("raise", 0))
+        store.apply(signal("raise", 1))  # a repeat: still one alert
+        store.apply(signal("raise", 2, device="gs-b02-smoke"))
+        store.apply(
+            signal(
+                "raise",
+                3,
+                device="gbg-b01-leak",
+                community="guanbeigou",
+                rule="water_leak",
+                severity="major",
+            )
+        )
+        store.apply(signal("raise", 4, device="gs-b03-smoke"))
+        store.apply(signal("clear", 5, device="gs-b03-smoke"))
+
+        assert store.active_counts() == {
+            ("guangsha", "critical"): 2,
+            ("guanbeigou", "major"): 1,
+        }
+
     def test_repeats_count_on_the_active_alert(self, store: AlertStore) -> None:
         first = _change(store.apply(signal("raise", 0)))
         second = _change(store.apply(signal("raise", 5, message="烟雾浓度上升")))
