@@ -14,7 +14,7 @@ from hgj_statedb.escalation import DEFAULT_POLICY
 def make_alert_lane(
     settings: IngestSettings, client: mqtt.Client, counters: Counters
 ) -> AlertLane | None:
-    if not settings.alerts_enabled:
+    if settings.role == "store":
         return None
     rules = load_rules(settings.rules_path) if settings.rules_path else load_default_rules()
     return AlertLane(

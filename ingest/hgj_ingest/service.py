@@ -29,7 +29,7 @@ from hgj_ingest.mqtt_session import (
     status_topic,
 )
 from hgj_ingest.settings import IngestSettings
-from hgj_ingest.writers import make_writer
+from hgj_ingest.writers import make_point_writer
 
 log = logging.getLogger("hgj_ingest")
 
@@ -47,7 +47,7 @@ class IngestService:
         self._held = 0
         """Messages received and not yet stored: the buffer and the batch being written."""
         self._held_lock = threading.Lock()
-        self._writer = make_writer(settings)
+        self._writer = make_point_writer(settings)
         self._store = BatchStore(
             self._writer, self.counters, self._stop, self._on_store_refused, self._on_retry
         )
@@ -193,7 +193,8 @@ class IngestService:
                 )
         elif isinstance(outcome, Rejected):
             self.counters.add(f"rejected_{outcome.reason}")
-            self._publish_dead_letter(outcome)
+            if self.settings.role != "alerts":  # storage workers dead-letter, once
+                self._publish_dead_letter(outcome)
             lines = list(outcome.lines)
         else:
             assert isinstance(outcome, Ignored)

@@ -4,7 +4,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hgj_contracts.ids import Identifier
@@ -75,7 +75,12 @@ class IngestSettings(BaseSettings):
         description="the store's retention window: older event times are refused",
     )
     status_interval_s: float = Field(default=10.0, gt=0, description="how often counters publish")
-    alerts_enabled: bool = Field(default=True, description="run the alert rules")
+    role: Literal["all", "store", "alerts"] = Field(
+        default="all",
+        description="all: store points and run the alert rules (one worker); store: points "
+        "only, several workers on a share_group; alerts: the rules only, one worker that sees "
+        "every message (no share_group), so each device's rule state lives in one place",
+    )
     rules_path: str | None = Field(
         default=None, description="alert rule file; the shipped default_rules.yaml when unset"
     )
@@ -92,6 +97,15 @@ class IngestSettings(BaseSettings):
     metrics_addr: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _alert_worker_sees_everything(self) -> "IngestSettings":
+        if self.role == "alerts" and self.share_group is not None:
+            raise ValueError(
+                "role=alerts must see every message of every device, so it cannot use a "
+                "share_group (put role=store workers on the share group instead)"
+            )
+        return self
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> IngestSettings:

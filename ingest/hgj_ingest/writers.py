@@ -1,7 +1,22 @@
 """Choose the point writer for the configured store."""
 
-from hgj_ingest.influx_writer import InfluxWriter, PointWriter
+from hgj_ingest.influx_writer import InfluxWriter, PointWriter, WriteRejected
 from hgj_ingest.settings import IngestSettings
+
+
+class DiscardingWriter:
+    """For the alert worker (role=alerts): storage workers store the points."""
+
+    def write(self, lines: list[str]) -> WriteRejected | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def make_point_writer(settings: IngestSettings) -> PointWriter:
+    """Where this worker's telemetry points go: nowhere for the alert worker."""
+    return DiscardingWriter() if settings.role == "alerts" else make_writer(settings)
 
 
 def make_writer(settings: IngestSettings) -> PointWriter:
