@@ -208,3 +208,32 @@ def test_ingest_killed_mid_stream_loses_nothing(
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=30) == 0, log_path.read_text()
+
+
+def test_shuffled_and_repeated_messages_make_n_points(
+    mosquitto_factory: MosquittoFactory,
+    influxdb: InfluxDB,
+    influx_db: str,
+    topic_root: str,
+    devices: list[SimDevice],
+) -> None:
+    """Out of order and repeated (as after an edge outbox replays its backlog): still exactly
+    one point per reading."""
+    with ingest_slice(mosquitto_factory, influxdb, influx_db, topic_root, devices) as stack:
+        service = stack.ingest()
+        try:
+            start = utc_now() - timedelta(seconds=PER_DEVICE + 5)
+            for device, account in stack.devices.values():
+                behaviour = DeviceBehaviour(device, seed=2)
+                readings = [
+                    TELEMETRY.encode(behaviour.next_telemetry(start + timedelta(seconds=i)))
+                    for i in range(PER_DEVICE)
+                ]
+                shuffled = readings[::-1] + readings[::3] + readings[1::2]
+                topic = TELEMETRY.topic(root=stack.root, community="guangsha", device=device.id)
+                with MqttTestClient.connected(stack.broker, account) as client:
+                    for payload in shuffled:
+                        client.publish(topic, payload)
+            assert_exactly_once(stack, influxdb, influx_db)
+        finally:
+            service.stop()
