@@ -33,6 +33,7 @@ from rich.table import Table
 
 from hgj_contracts import SERVICE_STATUS, TELEMETRY, Reading, Telemetry, utc_now
 from hgj_devstack.accounts import MqttAccount, admin_account, service_account
+from hgj_devstack.bench_alerts import AlertBenchAccounts, AlertBenchParams, measure_alerts
 from hgj_devstack.influx import InfluxDB
 from hgj_devstack.mosquitto import Mosquitto
 from hgj_devstack.mosquitto_config import DEFAULT_TEMPLATE
@@ -268,18 +269,24 @@ def _bench_template(work: Path) -> Path:
 
 
 def run(
-    total: int = 60_000, rounds: int = 2, results_file: Path = RESULTS_FILE
+    total: int = 60_000,
+    rounds: int = 2,
+    results_file: Path = RESULTS_FILE,
+    alerts: AlertBenchParams | None = None,
 ) -> dict[str, float]:
     console = Console()
+    alerts = alerts or AlertBenchParams()
+    alert_figures: dict[str, float] = {}
     rates: dict[tuple[int, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="hgj-bench-") as tmp:
         work = Path(tmp)
         admin = admin_account(ROOT)
         raw_account = service_account(ROOT, "bench-raw")
         ingest_account = service_account(ROOT, "ingest-1")
+        alert_accounts = AlertBenchAccounts.new()
         broker = Mosquitto(
             work / "mosquitto",
-            [admin, raw_account, ingest_account],
+            [admin, raw_account, ingest_account, *alert_accounts.all()],
             template=_bench_template(work),
         )
         influx = InfluxDB(work / "influxdb")
@@ -295,6 +302,9 @@ def run(
                     for name, rate in run_round(stack, backlog, qos, round_no, console).items():
                         rates.setdefault((qos, name), []).append(rate)
             memory_mb = peak_memory_mb(stack, backlog, console)
+            alert_figures = measure_alerts(
+                broker, influx, alert_accounts, stack.ingest_settings("unused"), alerts, console
+            )
         finally:
             broker.stop()
             influx.stop()
@@ -312,6 +322,7 @@ def run(
         }
     figures["ingest_peak_memory_mb"] = round(memory_mb, 1)
     figures["ingest_bench_messages"] = float(total)
+    figures |= alert_figures
     table = Table(title=f"ingest vs raw pipe, {total:,} messages, median of {rounds} rounds")
     for column in ("figure", "value"):
         table.add_column(column)

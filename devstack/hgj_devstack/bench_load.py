@@ -83,7 +83,12 @@ def main() -> None:
     client.connect(host, int(port))
     client.loop_start()
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+    def stop_at_end_of_input() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=stop_at_end_of_input, daemon=True).start()
     sent, seconds = publish_load(client, root, float(rate), int(devices), stop)
     acked_in_time = acked  # acknowledged while the load ran: the achieved rate counts these
     client.disconnect()

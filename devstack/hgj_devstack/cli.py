@@ -81,8 +81,14 @@ def bench(
     output: Annotated[Path, typer.Option(help="JSON file the figures are merged into")] = Path(
         ".bench/results.json"
     ),
+    alert_seconds: Annotated[
+        float, typer.Option(help="how long smoke alarms are timed under telemetry load")
+    ] = 30.0,
 ) -> None:
-    """Ingest throughput at QoS 1 as a ratio to a raw paho → InfluxDB pipe, same run."""
+    """Ingest throughput as a ratio to a raw paho → InfluxDB pipe, and alert latency under
+    load beside a raw MQTT round trip, same run."""
     from hgj_devstack import bench as ingest_bench
+    from hgj_devstack.bench_alerts import AlertBenchParams
 
-    ingest_bench.run(total=messages, rounds=rounds, results_file=output)
+    alerts = AlertBenchParams(duration_s=alert_seconds)
+    ingest_bench.run(total=messages, rounds=rounds, results_file=output, alerts=alerts)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
 
-from hgj_contracts import ALERT, Alert, DeviceMessage, utc_now
+from hgj_contracts import ALERT, DeviceMessage, utc_now
 from hgj_ingest.alerting.engine import RuleEngine
 from hgj_ingest.counters import Counters
 from hgj_ingest.influx_writer import PointWriter, RetryableWriteError
@@ -75,6 +75,11 @@ class AlertLane:
         self._confirmed: list[int] = []
         self._engine_lock = threading.Lock()  # on_message (MQTT thread) vs on_tick (lane)
         self._thread = threading.Thread(target=self._run, name="ingest-alerts", daemon=True)
+        # Exports to InfluxDB run on their own thread: a hanging InfluxDB (each write waits
+        # for its timeout) must not hold up the next alert's announcement.
+        self._exporter = threading.Thread(
+            target=self._export_loop, name="ingest-alert-export", daemon=True
+        )
 
     # called from paho's network thread -----------------------------------------------------
 
@@ -122,11 +127,13 @@ class AlertLane:
 
     def start(self) -> None:
         self._thread.start()
+        self._exporter.start()
 
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._stop.set()
+        self._exporter.join(timeout=30)
 
     # the lane's thread -----------------------------------------------------------------------
 
@@ -193,16 +200,34 @@ class AlertLane:
         info = self._client.publish(topic, ALERT.encode(payload), qos=ALERT.qos)
         with self._pubacks_lock:
             self._pending_pubacks[info.mid] = event_id
-        self._export([(event_id, change.alert.community, payload)])
 
-    def _export(self, entries: list[tuple[int, str, Alert]]) -> None:
-        lines = [alert_line(community, payload) for _, community, payload in entries]
+    # the exporter's thread: the outbox → InfluxDB's alerts measurement -----------------------
+
+    def _export_loop(self) -> None:
+        while not self._stop.wait(self._tick_s):
+            try:
+                self._export_pending()
+            except Exception:
+                log.exception("alert export failed")
+                self._counters.add("alert_export_errors")
         try:
-            refused = self._points.write(lines)
-        except RetryableWriteError:
-            return  # InfluxDB is down: the outbox keeps them for the next tick
-        if refused is None:
-            self._store.mark_delivered("influx", [event_id for event_id, _, _ in entries])
+            self._export_pending()  # what the last moments produced, if InfluxDB is up
+        except Exception:
+            log.exception("alert export failed")
+
+    def _export_pending(self) -> None:
+        while entries := self._store.undelivered("influx"):
+            lines = [alert_line(entry.community, entry.payload) for entry in entries]
+            try:
+                refused = self._points.write(lines)
+            except RetryableWriteError:
+                return  # InfluxDB is down: the outbox keeps them for the next round
+            if refused is not None:
+                # The data is at fault and retrying cannot help; count it and move on so one
+                # bad line cannot block every later export.
+                log.error("InfluxDB refused alert lines: %s", refused.error)
+                self._counters.add("alert_export_refused", len(entries))
+            self._store.mark_delivered("influx", [entry.event_id for entry in entries])
 
     def _deliver_outbox(self, now: datetime) -> None:
         with self._pubacks_lock:
@@ -218,9 +243,6 @@ class AlertLane:
                 )
                 with self._pubacks_lock:
                     self._pending_pubacks[info.mid] = entry.event_id
-            stale = self._store.undelivered("influx", recorded_before=before)
-            if stale:
-                self._export([(e.event_id, e.community, e.payload) for e in stale])
         except Exception:
             log.exception("alert outbox delivery failed")
             self._counters.add("alert_outbox_errors")
