@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 import urllib3
@@ -143,6 +144,7 @@ class BenchStack:
     admin: MqttAccount
     raw_account: MqttAccount
     ingest_account: MqttAccount
+    store_account: MqttAccount
     work: Path
 
     def raw_pipe(self, db: str) -> RawPipe:
@@ -157,50 +159,61 @@ class BenchStack:
             db=db,
         )
 
-    def ingest_settings(self, db: str) -> IngestSettings:
+    def ingest_settings(self, db: str, role: Literal["all", "store"] = "all") -> IngestSettings:
+        """``all``: one worker storing and running the rules; ``store``: a scale-out storage
+        worker (the rules then run on a separate alert worker)."""
+        account = self.ingest_account if role == "all" else self.store_account
         return IngestSettings(
             root=ROOT,
-            instance="ingest-1",
+            instance=account.username.removeprefix("svc."),
+            role=role,
             mqtt_host=self.broker.host,
             mqtt_port=self.broker.port,
-            mqtt_password=SecretStr(self.ingest_account.password),
+            mqtt_password=SecretStr(account.password),
             influx_url=self.influx.url,
             influx_db=db,
             status_interval_s=60,
             state_db_url=f"sqlite:///{self.work / 'state.sqlite'}",
         )
 
-    def register_sessions(self, raw_db: str, ingest_db: str) -> None:
-        """Connect both consumers once and leave, so the broker queues the backlog for them."""
+    def register_sessions(self, raw_db: str, ingest_db: str, store_db: str | None = None) -> None:
+        """Connect the consumers once and leave, so the broker queues the backlog for them."""
         raw = self.raw_pipe(raw_db)
         raw.start()
         raw.wait_subscribed(10)
         raw.stop()
-        ingest = IngestService(self.ingest_settings(ingest_db))
-        ingest.start()
-        ingest.wait_ready(10)
-        ingest.stop()
+        workers = [self.ingest_settings(ingest_db)]
+        if store_db is not None:
+            workers.append(self.ingest_settings(store_db, "store"))
+        for settings in workers:
+            ingest = IngestService(settings)
+            ingest.start()
+            ingest.wait_ready(10)
+            ingest.stop()
 
 
 def run_round(
     stack: BenchStack, backlog: Backlog, qos: int, round_no: int, console: Console
 ) -> dict[str, float]:
     total = len(backlog.messages)
-    raw_db, ingest_db = f"raw_q{qos}_r{round_no}", f"ingest_q{qos}_r{round_no}"
-    stack.influx.create_database(raw_db)
-    stack.influx.create_database(ingest_db)
-    stack.register_sessions(raw_db, ingest_db)
+    dbs = {name: f"{name}_q{qos}_r{round_no}" for name in ("raw", "ingest", "store")}
+    for db in dbs.values():
+        stack.influx.create_database(db)
+    stack.register_sessions(dbs["raw"], dbs["ingest"], dbs["store"])
     console.print(f"QoS {qos}, round {round_no}: queueing {total:,} messages for each consumer …")
     publish_backlog(stack.broker, stack.admin, backlog, qos)
     rates = {}
-    for name in ["raw", "ingest"] if round_no % 2 else ["ingest", "raw"]:
+    order = ["raw", "ingest", "store"]
+    for name in order if round_no % 2 else order[::-1]:
         if name == "raw":
-            elapsed = drain_raw(stack.raw_pipe(raw_db), total, console)
+            elapsed = drain_raw(stack.raw_pipe(dbs["raw"]), total, console)
+        elif name == "ingest":
+            elapsed = drain_ingest(stack.ingest_settings(dbs["ingest"]), total, console)
         else:
-            elapsed = drain_ingest(stack.ingest_settings(ingest_db), total, console)
+            elapsed = drain_ingest(stack.ingest_settings(dbs["store"], "store"), total, console)
         rates[name] = total / elapsed
         console.print(f"  {name:7s} {rates[name]:10,.0f} msg/s")
-    for db in (raw_db, ingest_db):
+    for db in dbs.values():
         stored = count_points(stack.influx, db)
         if stored != total:
             raise RuntimeError(f"{db}: {stored} points stored, expected {total}")
@@ -283,17 +296,18 @@ def run(
         admin = admin_account(ROOT)
         raw_account = service_account(ROOT, "bench-raw")
         ingest_account = service_account(ROOT, "ingest-1")
+        store_account = service_account(ROOT, "ingest-store")
         alert_accounts = AlertBenchAccounts.new()
         broker = Mosquitto(
             work / "mosquitto",
-            [admin, raw_account, ingest_account, *alert_accounts.all()],
+            [admin, raw_account, ingest_account, store_account, *alert_accounts.all()],
             template=_bench_template(work),
         )
         influx = InfluxDB(work / "influxdb")
         console.print("bench: starting Mosquitto and InfluxDB …")
         broker.start()
         influx.start()
-        stack = BenchStack(broker, influx, admin, raw_account, ingest_account, work)
+        stack = BenchStack(broker, influx, admin, raw_account, ingest_account, store_account, work)
         try:
             backlog = make_backlog(total)
             total = len(backlog.messages)
@@ -319,6 +333,11 @@ def run(
             # one point per telemetry message
             f"ingest_qos{qos}_points_per_s": round(ingest_rate, 1),
             f"ingest_qos{qos}_ratio_to_raw": round(ingest_rate / raw_rate, 3),
+        }
+        store_rate = statistics.median(rates[(qos, "store")])
+        figures |= {
+            f"ingest_store_qos{qos}_msgs_per_s": round(store_rate, 1),
+            f"ingest_store_qos{qos}_ratio_to_raw": round(store_rate / raw_rate, 3),
         }
     figures["ingest_peak_memory_mb"] = round(memory_mb, 1)
     figures["ingest_bench_messages"] = float(total)
