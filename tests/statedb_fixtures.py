@@ -133,5 +133,5 @@ def postgres_database(postgres_server: Engine) -> Iterator[Engine]:
 def postgres_state_db_url(postgres_database: Engine) -> str:
     """The module's database, emptied for this test."""
     with postgres_database.begin() as connection:
-        connection.execute(text("TRUNCATE alert_events, alerts, alert_streams"))
+        connection.execute(text("TRUNCATE alert_events, alerts, alert_streams, devices"))
     return postgres_database.url.render_as_string(hide_password=False)

@@ -24,7 +24,8 @@ from hgj_devstack.accounts import admin_account, device_account, service_account
 from hgj_devstack.embedded import start_broker, start_store
 from hgj_devstack.ports import free_port, port_is_open
 from hgj_devstack.stack_state import RUN_DIR, StackState, save
-from hgj_sim.model import load_community
+from hgj_sim.model import Community, load_community
+from hgj_statedb.device_registry import DeviceRegistry
 
 INGEST_INSTANCE = "ingest-1"
 
@@ -82,6 +83,7 @@ def run(options: RunOptions) -> int:
     store = start_store(run_dir, influx_port, options.force_embedded)
     children: dict[str, subprocess.Popen[bytes]] = {}
     state_db_url = f"sqlite:///{run_dir / 'state.sqlite'}"
+    _register_devices(state_db_url, communities)
     try:
         ingest_env = os.environ | {
             "HGJ_INGEST_ROOT": options.root,
@@ -96,6 +98,8 @@ def run(options: RunOptions) -> int:
             "HGJ_INGEST_SQLITE_PATH": store.sqlite_path or "",
             "HGJ_INGEST_FLUSH_INTERVAL_S": "1.0",
             "HGJ_INGEST_STATE_DB_URL": state_db_url,
+            # Every simulated device is registered above; anything else is quarantined.
+            "HGJ_INGEST_DEVICE_REGISTRY": "enforce",
         }
         children["ingest"] = _spawn(
             [sys.executable, "-m", "hgj_ingest"], logs / "ingest.log", ingest_env
@@ -156,6 +160,17 @@ def run(options: RunOptions) -> int:
         broker.stop()
         stack_state.STATE_FILE.unlink(missing_ok=True)
         console.print("stopped: broker, store, ingest and simulators")
+
+
+def _register_devices(state_db_url: str, communities: list[Community]) -> None:
+    """Put every simulated device in the state database's registry (idempotent)."""
+    registry = DeviceRegistry.open(state_db_url)
+    try:
+        for community in communities:
+            for device in community.devices:
+                registry.register(community.id, device.id, device.device_type)
+    finally:
+        registry.close()
 
 
 def _pids(

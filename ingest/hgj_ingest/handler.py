@@ -4,7 +4,7 @@ Pure logic (no I/O) so that every rule about bad input is unit-tested without a 
 """
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -44,9 +44,20 @@ class Ignored:
 Outcome = Accepted | Rejected | Ignored
 
 
+KnownDevice = Callable[[str, str], bool]
+"""Whether (community, device) is in the registry; must not touch the network or a database."""
+
+
 class MessageHandler:
-    def __init__(self, settings: IngestSettings, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        clock: Callable[[], datetime] = utc_now,
+        known_device: KnownDevice | None = None,
+    ) -> None:
+        """``known_device``: None accepts every device (``device_registry=off``)."""
         self._clock = clock
+        self._known_device = known_device
         self._max_skew = timedelta(seconds=settings.max_future_skew_s)
         self._max_age = timedelta(days=settings.retention_days)
 
@@ -58,6 +69,9 @@ class MessageHandler:
             converter = CONVERTERS.get(channel_name)
             if converter is None:
                 return Ignored(channel_name)
+            rejected = self._check_device(topic, payload, match.params, channel_name)
+            if rejected is not None:
+                return rejected
             message = match.channel.decode(payload, match.params)
         except ContractError as err:
             return self.reject(topic, payload, err.reason, err.detail, channel_name)
@@ -77,6 +91,19 @@ class MessageHandler:
             detail = f"event time {message.ts.isoformat()} is older than the retention window"
             return self.reject(topic, payload, "ts_too_old", detail, channel_name)
         return Accepted(channel_name, converter(match, message), match.params, message)
+
+    def _check_device(
+        self, topic: str, payload: bytes, params: Mapping[str, str], channel: str
+    ) -> Rejected | None:
+        """Quarantine a message from a device the registry does not know (before decoding:
+        whatever it sent, it is not ours to store or to alert on)."""
+        if self._known_device is None:
+            return None
+        community, device = params["community"], params["device"]
+        if self._known_device(community, device):
+            return None
+        detail = f"device {device!r} of community {community!r} is not in the registry"
+        return self.reject(topic, payload, "unknown_device", detail, channel)
 
     def reject(
         self, topic: str, payload: bytes, reason: RejectReason, detail: str, channel: str

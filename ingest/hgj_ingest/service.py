@@ -21,6 +21,7 @@ from hgj_ingest.buffer import Buffer, Entry
 from hgj_ingest.counters import Counters
 from hgj_ingest.handler import Accepted, Ignored, MessageHandler, Rejected
 from hgj_ingest.influx_writer import WriteRejected
+from hgj_ingest.known_devices import KnownDevices
 from hgj_ingest.metrics import IngestMetrics
 from hgj_ingest.mqtt_session import (
     connect_properties,
@@ -30,6 +31,7 @@ from hgj_ingest.mqtt_session import (
 )
 from hgj_ingest.settings import IngestSettings
 from hgj_ingest.writers import make_point_writer
+from hgj_statedb.device_registry import DeviceRegistry
 
 log = logging.getLogger("hgj_ingest")
 
@@ -39,7 +41,11 @@ class IngestService:
         self.settings = settings
         self.counters = counters or Counters()
         self.metrics = IngestMetrics(self.counters)
-        self._handler = MessageHandler(settings)
+        self._known_devices: KnownDevices | None = None
+        if settings.device_registry == "enforce":
+            registry = DeviceRegistry.open(settings.state_db_url)
+            self._known_devices = KnownDevices(registry, settings.registry_refresh_s, self.counters)
+        self._handler = MessageHandler(settings, known_device=self._known_devices)
         self._buffer = Buffer(settings.batch_size, settings.flush_interval_s)
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -67,6 +73,8 @@ class IngestService:
         s = self.settings
         if s.metrics_port is not None:
             self.metrics.serve(s.metrics_port, s.metrics_addr)
+        if self._known_devices is not None:
+            self._known_devices.start()  # before the first message can arrive
         if s.mqtt_protocol == "5":
             self._client.connect_async(
                 s.mqtt_host,
@@ -92,6 +100,10 @@ class IngestService:
         """True once connected and subscribed (what the retained online status announces)."""
         return self._connected.wait(timeout)
 
+    def knows_device(self, community: str, device: str) -> bool:
+        """Whether messages from this device are accepted now (always, with the registry off)."""
+        return self._known_devices is None or self._known_devices(community, device)
+
     def stop(self) -> None:
         """Flush what is buffered (if the store is up), say goodbye, disconnect."""
         self._stop.set()
@@ -100,6 +112,8 @@ class IngestService:
             thread.join(timeout=30)
         if self._alerts is not None:
             self._alerts.stop()
+        if self._known_devices is not None:
+            self._known_devices.stop()
         if self._connected.is_set():
             info = self._client.publish(
                 status_topic(self.settings),

@@ -88,6 +88,14 @@ class IngestSettings(BaseSettings):
         default="sqlite:///hgj-state.sqlite",
         description="the state database holding alerts (SQLite file, or postgresql+psycopg://)",
     )
+    device_registry: Literal["off", "enforce"] = Field(
+        default="off",
+        description="enforce: quarantine messages from devices not enabled in the state "
+        "database's registry (rejected as unknown_device and dead-lettered)",
+    )
+    registry_refresh_s: float = Field(
+        default=10.0, gt=0, le=3600, description="how often the enabled devices are reloaded"
+    )
     alert_tick_s: float = Field(
         default=1.0, gt=0, le=60, description="how often silence, auto-clears and escalation run"
     )

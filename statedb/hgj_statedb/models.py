@@ -1,4 +1,4 @@
-"""Tables of the state database (alerts so far), as typed SQLAlchemy declarative models.
+"""Tables of the state database (alerts, the device registry), as typed declarative models.
 
 Enumerations (state, severity, event kind) are short strings guarded by CHECK constraints rather
 than database enum types: PostgreSQL enums need their own migration steps to grow, SQLite has
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -192,3 +193,21 @@ class AlertEventRow(Base):
 
     # Lets the unit of work insert a new alert before its first event; never loaded lazily.
     alert: Mapped[AlertRow] = relationship(lazy="raise")
+
+
+class DeviceRow(Base):
+    """A device the platform knows: ingest quarantines messages from any other (issue 3).
+
+    Rows are never deleted by the registry: a device taken out of service is disabled, so its
+    history keeps a name. The API grows this into the full registry (location, owner, ...).
+    """
+
+    __tablename__ = "devices"
+
+    community: Mapped[str] = mapped_column(_ID, primary_key=True)
+    device: Mapped[str] = mapped_column(_ID, primary_key=True)
+    device_type: Mapped[str | None] = mapped_column(_ID)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """Wall-clock time of the last registration or change."""

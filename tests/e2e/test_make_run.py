@@ -13,6 +13,7 @@ import pytest
 from hgj_devstack import stack_state, status
 from hgj_devstack.ports import free_port
 from hgj_sim.model import load_community
+from hgj_statedb.device_registry import DeviceRegistry
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -135,6 +136,14 @@ def test_make_run_brings_up_the_slice_and_ctrl_c_stops_it(tmp_path: Path) -> Non
     assert "ingest-1 (online)" in shown
     assert "alerts" in shown
     assert "alerts:" not in shown  # the state database answered
+    # Every simulated device is registered, so ingest (enforcing the registry) refused none.
+    assert "rejected_unknown_device" not in shown
+    registry = DeviceRegistry.open(state.state_db_url, run_migrations=False)
+    try:
+        registered = registry.enabled_devices()
+    finally:
+        registry.close()
+    assert {c: sum(1 for rc, _ in registered if rc == c) for c in DEVICES} == DEVICES
     assert "Mosquitto" in output
     assert "InfluxDB" in output
 

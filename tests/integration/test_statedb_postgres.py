@@ -11,6 +11,7 @@ from hgj_statedb.alert_store import AlertStore
 from hgj_statedb.db import migrate, normalise_url
 from tests.statedb_cases.actions import ActionCases
 from tests.statedb_cases.concurrency import ConcurrencyCases
+from tests.statedb_cases.devices import DeviceRegistryCases
 from tests.statedb_cases.escalation import EscalationCases
 from tests.statedb_cases.lifecycle import LifecycleCases, OrderingCases, PayloadCases
 from tests.statedb_cases.outbox import OutboxCases
@@ -43,6 +44,10 @@ class TestEscalationOnPostgres(OnPostgres, EscalationCases):
 
 
 class TestConcurrencyOnPostgres(OnPostgres, ConcurrencyCases):
+    pass
+
+
+class TestDeviceRegistryOnPostgres(OnPostgres, DeviceRegistryCases):
     pass
 
 

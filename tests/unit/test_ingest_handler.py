@@ -104,3 +104,46 @@ def test_event_tags_and_fields(handler: MessageHandler) -> None:
     assert "score=0.93" in fields
     assert "frames=5i" in fields
     assert "seq=51i" in fields
+
+
+def test_devices_missing_from_the_registry_are_quarantined() -> None:
+    known = {("guangsha", "gs-b01-th")}
+    asked: list[tuple[str, str]] = []
+
+    def known_device(community: str, device: str) -> bool:
+        asked.append((community, device))
+        return (community, device) in known
+
+    handler = MessageHandler(IngestSettings(_env_file=None), lambda: NOW, known_device)
+    assert isinstance(handler.handle(TOPIC, GOOD), Accepted)
+
+    stranger = TELEMETRY.topic(root="hgj", community="guangsha", device="gs-b99-th")
+    elsewhere = TELEMETRY.topic(root="hgj", community="guanbeigou", device="gs-b01-th")
+    for topic, payload in ((stranger, GOOD), (elsewhere, GOOD), (stranger, b"{not json")):
+        outcome = handler.handle(topic, payload)
+        assert isinstance(outcome, Rejected), topic
+        # Refused before decoding: an unknown device's garbage is quarantined, not "malformed".
+        assert outcome.reason == "unknown_device"
+        assert outcome.channel == "telemetry"
+        assert outcome.dead_letter.topic == topic
+        assert base64.b64decode(outcome.dead_letter.payload_b64) == payload
+        assert "not in the registry" in outcome.dead_letter.detail
+        (line,) = outcome.lines
+        assert line.startswith("ingest_reject,channel=telemetry,reason=unknown_device")
+    assert asked[:3] == [
+        ("guangsha", "gs-b01-th"),
+        ("guangsha", "gs-b99-th"),
+        ("guanbeigou", "gs-b01-th"),
+    ]
+
+    # Channels ingest does not store are passed over without asking.
+    command = cmd.OpenGateCommand(ts=NOW, command_id="c-1", expires_at=NOW + timedelta(seconds=30))
+    topic = COMMAND.topic(root="hgj", community="guangsha", device="gs-gate-n", action="open_gate")
+    asked.clear()
+    assert handler.handle(topic, COMMAND.encode(command)) == Ignored("command")
+    assert asked == []
+
+
+def test_without_a_registry_every_device_is_accepted(handler: MessageHandler) -> None:
+    stranger = TELEMETRY.topic(root="hgj", community="guangsha", device="gs-b99-th")
+    assert isinstance(handler.handle(stranger, GOOD), Accepted)

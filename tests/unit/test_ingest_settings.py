@@ -23,3 +23,14 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HGJ_INGEST_BATCH_SIZE", "lots")
     with pytest.raises(ValueError, match="batch_size"):
         settings_from_env()
+
+
+def test_the_device_registry_is_off_unless_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_from_env().device_registry == "off"
+    monkeypatch.setenv("HGJ_INGEST_DEVICE_REGISTRY", "enforce")
+    monkeypatch.setenv("HGJ_INGEST_REGISTRY_REFRESH_S", "2.5")
+    settings = settings_from_env()
+    assert (settings.device_registry, settings.registry_refresh_s) == ("enforce", 2.5)
+    monkeypatch.setenv("HGJ_INGEST_DEVICE_REGISTRY", "on")
+    with pytest.raises(ValueError, match="device_registry"):
+        settings_from_env()

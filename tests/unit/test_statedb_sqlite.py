@@ -5,6 +5,7 @@ import pytest
 
 from tests.statedb_cases.actions import ActionCases
 from tests.statedb_cases.concurrency import ConcurrencyCases
+from tests.statedb_cases.devices import DeviceRegistryCases
 from tests.statedb_cases.escalation import EscalationCases
 from tests.statedb_cases.lifecycle import LifecycleCases, OrderingCases, PayloadCases
 from tests.statedb_cases.outbox import OutboxCases
@@ -44,4 +45,8 @@ class TestEscalationOnSqlite(OnSqliteFile, EscalationCases):
 
 
 class TestConcurrencyOnSqlite(OnSqliteFile, ConcurrencyCases):
+    pass
+
+
+class TestDeviceRegistryOnSqlite(OnSqliteFile, DeviceRegistryCases):
     pass
