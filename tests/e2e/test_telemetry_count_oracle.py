@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import urllib3
 
 from hgj_contracts import SERVICE_STATUS, TELEMETRY, utc_now
 from hgj_devstack.influx import InfluxDB
@@ -56,6 +57,13 @@ def total_points(influx: InfluxDB, db: str) -> int:
     answer = influx.query('SELECT count("seq") FROM "telemetry"', db=db)
     series = answer["results"][0].get("series", [])
     return int(series[0]["values"][0][1]) if series else 0
+
+
+def metrics_answer(port: int) -> bool:
+    try:
+        return urllib3.request("GET", f"http://127.0.0.1:{port}/metrics", timeout=1.0).status == 200
+    except urllib3.exceptions.HTTPError:
+        return False
 
 
 def wait_for_ingest_online(stack: Slice) -> None:
@@ -198,9 +206,15 @@ def test_ingest_killed_mid_stream_loses_nothing(
         finally:
             first.kill()
             first.wait()
+        metrics_port = free_port()
+        env["HGJ_INGEST_METRICS_PORT"] = str(metrics_port)
         second = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env, stderr=log)
         log.close()
         try:
+            # The first worker may have stored everything before it died; still wait until the
+            # second is up (its metrics answer after its signal handlers are installed), so
+            # the SIGTERM below tests a clean shutdown rather than landing mid-import.
+            wait_until(lambda: metrics_answer(metrics_port), message="second worker up")
             try:
                 assert_exactly_once(stack, influxdb, influx_db)
             except AssertionError as err:
