@@ -41,7 +41,7 @@ from hgj_devstack.mosquitto_config import DEFAULT_TEMPLATE
 from hgj_devstack.ports import free_port
 from hgj_devstack.raw_pipe import RawPipe
 from hgj_ingest.service import IngestService
-from hgj_ingest.settings import IngestSettings
+from hgj_ingest.settings import IngestSettings, settings_to_env
 
 ROOT = "bench"
 DEVICES = 200
@@ -228,17 +228,9 @@ def peak_memory_mb(stack: BenchStack, backlog: Backlog, console: Console) -> flo
     publish_backlog(stack.broker, stack.admin, backlog, 1)
     settings = stack.ingest_settings(db)
     metrics_port = free_port()
-    env = os.environ | {
-        "HGJ_INGEST_ROOT": settings.root,
-        "HGJ_INGEST_INSTANCE": settings.instance,
-        "HGJ_INGEST_MQTT_PORT": str(settings.mqtt_port),
-        "HGJ_INGEST_MQTT_PASSWORD": stack.ingest_account.password,
-        "HGJ_INGEST_INFLUX_URL": settings.influx_url,
-        "HGJ_INGEST_INFLUX_DB": db,
-        "HGJ_INGEST_METRICS_PORT": str(metrics_port),
-        "HGJ_INGEST_LOG_LEVEL": "WARNING",
-        "HGJ_INGEST_STATE_DB_URL": settings.state_db_url,
-    }
+    env = os.environ | settings_to_env(
+        settings.model_copy(update={"metrics_port": metrics_port, "log_level": "WARNING"})
+    )
     console.print("peak memory: a `python -m hgj_ingest` process drains the backlog …")
     process = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env)
     try:

@@ -38,7 +38,7 @@ from hgj_devstack.accounts import MqttAccount, admin_account, service_account
 from hgj_devstack.influx import InfluxDB
 from hgj_devstack.mosquitto import Mosquitto
 from hgj_devstack.service_process import end_process
-from hgj_ingest.settings import IngestSettings
+from hgj_ingest.settings import IngestSettings, settings_to_env
 
 ROOT = "benchalerts"
 INSTANCE = "ingest-alerts"
@@ -133,15 +133,6 @@ def _client(broker: Mosquitto, account: MqttAccount, client_id: str) -> mqtt.Cli
     return client
 
 
-def ingest_env(settings: IngestSettings) -> dict[str, str]:
-    """The environment that configures `python -m hgj_ingest` as ``settings`` do."""
-    env = {}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        secret = getattr(value, "get_secret_value", None)
-        env[f"HGJ_INGEST_{name.upper()}"] = str(secret() if secret else value)
-    return env
-
-
 def send_smoke_events(publisher: mqtt.Client, timings: Timings, params: AlertBenchParams) -> int:
     """Raise detector n % DETECTORS at tick n and clear it half a cycle later; a probe at
     each tick too. Returns the number of raises sent."""
@@ -207,7 +198,7 @@ def measure_alerts(
         subscriber.subscribe(topic_filter, qos=1)
     publisher = _client(broker, accounts.load, "bench-alerts-smoke")
     ingest = subprocess.Popen(
-        [sys.executable, "-m", "hgj_ingest"], env=os.environ | ingest_env(settings)
+        [sys.executable, "-m", "hgj_ingest"], env=os.environ | settings_to_env(settings)
     )
     load: subprocess.Popen[bytes] | None = None
     try:

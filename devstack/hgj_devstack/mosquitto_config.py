@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hgj_devstack.accounts import MqttAccount, render_acl, render_password_plaintext
+from hgj_devstack.private_file import write_private
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "deploy" / "mosquitto" / "mosquitto.conf.template"
@@ -91,7 +92,7 @@ def write_credentials(paths: BrokerPaths, accounts: Sequence[MqttAccount]) -> No
     """
     paths.config_dir.mkdir(parents=True, exist_ok=True)
     staged_passwd = paths.password_file.with_suffix(".new")
-    _write_private(staged_passwd, render_password_plaintext(accounts))
+    write_private(staged_passwd, render_password_plaintext(accounts))
     result = subprocess.run(
         [HASH_TOOL, "-U", str(staged_passwd)],
         capture_output=True,
@@ -103,7 +104,7 @@ def write_credentials(paths: BrokerPaths, accounts: Sequence[MqttAccount]) -> No
             f"mosquitto_passwd -U failed ({result.returncode}): {result.stderr or result.stdout}"
         )
     staged_acl = paths.acl_file.with_suffix(".new")
-    _write_private(staged_acl, render_acl(accounts))
+    write_private(staged_acl, render_acl(accounts))
     staged_passwd.replace(paths.password_file)
     staged_acl.replace(paths.acl_file)
 
@@ -112,10 +113,3 @@ def write_config(paths: BrokerPaths, text: str) -> None:
     paths.config_dir.mkdir(parents=True, exist_ok=True)
     paths.data_dir.mkdir(parents=True, exist_ok=True)
     paths.config_file.write_text(text, encoding="utf-8")
-
-
-def _write_private(path: Path, text: str) -> None:
-    # Credentials: readable by the broker's user only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)

@@ -23,6 +23,7 @@ from hgj_devstack import stack_state, status
 from hgj_devstack.accounts import admin_account, device_account, service_account
 from hgj_devstack.embedded import start_broker, start_store
 from hgj_devstack.ports import free_port, port_is_open
+from hgj_devstack.private_file import write_private
 from hgj_devstack.stack_state import RUN_DIR, StackState, save
 from hgj_sim.model import Community, load_community
 from hgj_statedb.device_registry import DeviceRegistry
@@ -49,12 +50,6 @@ def _pick_port(preferred: int, console: Console, what: str) -> int:
     return port
 
 
-def _write_private_json(path: Path, data: object) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=1)
-
-
 def run(options: RunOptions) -> int:
     console = Console()
     if not check_previous_run(console):
@@ -71,7 +66,8 @@ def run(options: RunOptions) -> int:
         device_account(options.root, c.id, d.id) for c in communities for d in c.devices
     ]
     credentials_file = run_dir / "device-credentials.json"
-    _write_private_json(credentials_file, {a.username: a.password for a in device_accounts})
+    credentials = {a.username: a.password for a in device_accounts}
+    write_private(credentials_file, json.dumps(credentials, indent=1))
 
     mqtt_port = _pick_port(options.mqtt_port, console, "MQTT")
     influx_port = _pick_port(options.influx_port, console, "InfluxDB")

@@ -4,10 +4,11 @@ The file holds passwords (admin and service accounts), so it is written owner-on
 """
 
 import json
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+
+from hgj_devstack.private_file import write_private
 
 RUN_DIR = Path(".run")
 STATE_FILE = RUN_DIR / "stack.json"
@@ -35,9 +36,7 @@ class StackState(BaseModel):
 
 def save(state: StackState, path: Path = STATE_FILE) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(state.model_dump_json(indent=2))
+    write_private(path, state.model_dump_json(indent=2))
 
 
 def load(path: Path = STATE_FILE) -> StackState | None:

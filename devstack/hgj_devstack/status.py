@@ -18,7 +18,6 @@ from hgj_contracts.alerts import SEVERITIES
 from hgj_devstack.point_counts import PointCounts, count_points
 from hgj_devstack.stack_state import StackState
 from hgj_statedb.alert_store import AlertStore
-from hgj_statedb.db import make_engine
 
 
 @dataclass
@@ -112,14 +111,14 @@ def collect(state: StackState) -> StackReport:
 
 
 def active_alerts(url: str) -> dict[str, dict[str, int]]:
-    store = AlertStore(make_engine(url))  # read-only use: no migrations from a status command
+    store = AlertStore.open(url, run_migrations=False)  # a status command changes nothing
     try:
         counts: dict[str, dict[str, int]] = {}
         for (community, severity), count in store.active_counts().items():
             counts.setdefault(community, {})[severity] = count
         return counts
     finally:
-        store.engine.dispose()
+        store.close()
 
 
 def render(state: StackState, report: StackReport) -> Table:

@@ -53,6 +53,7 @@ class IngestService:
         self._held = 0
         """Messages received and not yet stored: the buffer and the batch being written."""
         self._held_lock = threading.Lock()
+        self.metrics.buffered.set_function(lambda: self._held)  # one count, read on scrape
         self._writer = make_point_writer(settings)
         self._store = BatchStore(
             self._writer, self.counters, self._stop, self._on_store_refused, self._on_retry
@@ -228,7 +229,6 @@ class IngestService:
         )
         with self._held_lock:
             self._held += 1
-        self.metrics.buffered.inc()
 
     # writer thread ---------------------------------------------------------------------------
 
@@ -254,7 +254,6 @@ class IngestService:
                 if stored:
                     self.metrics.batch_seconds.observe(finished - started)
                     self.metrics.lag_seconds.observe(finished - batch[0].received_at)
-                    self.metrics.buffered.dec(len(batch))
                     with self._held_lock:
                         self._held -= len(batch)
                 return stored

@@ -131,3 +131,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> IngestSetting
             f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     return IngestSettings()
+
+
+def settings_to_env(settings: IngestSettings) -> dict[str, str]:
+    """The ``HGJ_INGEST_*`` environment that configures ``python -m hgj_ingest`` as
+    ``settings`` do (the inverse of settings_from_env; secrets are written in clear)."""
+    prefix = IngestSettings.model_config.get("env_prefix", "")
+    env = {}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        env[f"{prefix}{name.upper()}"] = str(secret)
+    return env

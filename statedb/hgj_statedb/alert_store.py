@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hgj_contracts import ALERT, Severity, utc_now
 from hgj_contracts.ids import check_identifier
-from hgj_statedb.db import make_engine, migrate, write_engine
+from hgj_statedb.db import open_engine, write_engine
 from hgj_statedb.escalation import EscalationPolicy, next_step
 from hgj_statedb.ids import new_alert_id
 from hgj_statedb.models import (
@@ -79,10 +79,7 @@ class AlertStore:
     def open(cls, url: str, *, run_migrations: bool = True) -> "AlertStore":
         """A store on a new engine for ``url``, migrated to the latest schema by default;
         ``close()`` disposes of the engine."""
-        engine = make_engine(url)
-        if run_migrations:
-            migrate(engine)
-        store = cls(engine)
+        store = cls(open_engine(url, run_migrations=run_migrations))
         store._owns_engine = True
         return store
 

@@ -127,3 +127,12 @@ def migrate(target: str | URL | Engine, revision: str = "head") -> None:
     finally:
         if engine is not target:
             engine.dispose()
+
+
+def open_engine(url: str, *, run_migrations: bool = True) -> Engine:
+    """An engine for ``url``, migrated to the latest schema unless told not to: what every
+    store's ``open`` needs before it can be used."""
+    engine = make_engine(url)
+    if run_migrations:
+        migrate(engine)
+    return engine

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hgj_contracts import utc_now
 from hgj_contracts.ids import check_identifier
-from hgj_statedb.db import make_engine, migrate, write_engine
+from hgj_statedb.db import open_engine, write_engine
 from hgj_statedb.models import DeviceRow
 
 
@@ -31,10 +31,7 @@ class DeviceRegistry:
     def open(cls, url: str, *, run_migrations: bool = True) -> "DeviceRegistry":
         """A registry on a new engine for ``url``, migrated to the latest schema by default;
         ``close()`` disposes of the engine."""
-        engine = make_engine(url)
-        if run_migrations:
-            migrate(engine)
-        registry = cls(engine)
+        registry = cls(open_engine(url, run_migrations=run_migrations))
         registry._owns_engine = True
         return registry
 

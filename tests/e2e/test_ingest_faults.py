@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import SecretStr
 
 from hgj_contracts import ALERT, EVENT, SERVICE_STATUS, TELEMETRY, utc_now
 from hgj_contracts.events import SmokeEvent
@@ -38,7 +39,7 @@ from hgj_devstack.influx import INFLUXD_BINARY, InfluxDB
 from hgj_devstack.mosquitto import Mosquitto
 from hgj_devstack.ports import free_port
 from hgj_ingest.service import IngestService
-from hgj_ingest.settings import IngestSettings
+from hgj_ingest.settings import IngestSettings, settings_to_env
 from hgj_sim.behaviour import DeviceBehaviour
 from hgj_sim.inventory import SimDevice
 from hgj_statedb.alert_store import AlertStore
@@ -591,13 +592,14 @@ def test_influxdb_down_mid_stream_loses_nothing_and_alerts_still_go_out(
 
 
 def worker_env(settings: IngestSettings, instance: str, password: str) -> dict[str, str]:
-    chosen = settings.model_copy(update={"instance": instance, "share_group": "ingest"})
-    values = {
-        f"HGJ_INGEST_{key.upper()}": str(value)
-        for key, value in chosen.model_dump().items()
-        if value is not None and key != "mqtt_password"
-    }
-    return os.environ | values | {"HGJ_INGEST_MQTT_PASSWORD": password}
+    chosen = settings.model_copy(
+        update={
+            "instance": instance,
+            "share_group": "ingest",
+            "mqtt_password": SecretStr(password),
+        }
+    )
+    return os.environ | settings_to_env(chosen)
 
 
 def wait_online(stack: Slice, instances: list[str]) -> None:

@@ -19,6 +19,7 @@ import urllib3
 from hgj_contracts import SERVICE_STATUS, TELEMETRY, utc_now
 from hgj_devstack.influx import InfluxDB
 from hgj_devstack.ports import free_port
+from hgj_ingest.settings import settings_to_env
 from hgj_sim.behaviour import DeviceBehaviour
 from hgj_sim.inventory import SimDevice
 from tests.helpers import MosquittoFactory, MqttTestClient, wait_until
@@ -189,13 +190,7 @@ def test_ingest_killed_mid_stream_loses_nothing(
     with ingest_slice(
         mosquitto_factory, influxdb, influx_db, topic_root, devices, batch_size=50
     ) as stack:
-        env = os.environ | {
-            f"HGJ_INGEST_{key.upper()}": str(
-                value.get_secret_value() if hasattr(value, "get_secret_value") else value
-            )
-            for key, value in stack.settings.model_dump().items()
-            if value is not None
-        }
+        env = os.environ | settings_to_env(stack.settings)
         log_path = tmp_path / "ingest.log"
         log = log_path.open("wb")
         first = subprocess.Popen([sys.executable, "-m", "hgj_ingest"], env=env, stderr=log)

@@ -1,8 +1,9 @@
 """Ingest configuration: a typo in an environment variable is an error, not a silent default."""
 
 import pytest
+from pydantic import SecretStr
 
-from hgj_ingest.settings import settings_from_env
+from hgj_ingest.settings import IngestSettings, settings_from_env, settings_to_env
 
 
 def test_unknown_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,3 +35,14 @@ def test_the_device_registry_is_off_unless_enforced(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HGJ_INGEST_DEVICE_REGISTRY", "on")
     with pytest.raises(ValueError, match="device_registry"):
         settings_from_env()
+
+
+def test_settings_survive_the_trip_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = IngestSettings(
+        root="demo", batch_size=250, mqtt_password=SecretStr("s3cret"), share_group="ingest"
+    )
+    for name, value in settings_to_env(original).items():
+        monkeypatch.setenv(name, value)
+    assert settings_from_env() == original
