@@ -54,6 +54,33 @@ def run(
     raise typer.Exit(run_stack(options))
 
 
+@app.command("broker-accounts")
+def broker_accounts(
+    out: Annotated[Path, typer.Option(help="directory the broker mounts as its config dir")] = Path(
+        "deploy/mosquitto/secrets"
+    ),
+    root: Annotated[str, typer.Option(help="topic root of the deployment")] = "hgj",
+    community: Annotated[
+        list[str] | None, typer.Option(help="simulated community whose devices get accounts")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="replace an existing accounts file")] = False,
+) -> None:
+    """Write a new broker's first accounts (control, ingest, api, simulated devices) for
+    docker compose; the API manages devices from then on."""
+    from hgj_devstack.broker_accounts import ENV_FILE, write_broker_accounts
+
+    names = community if community is not None else ["guangsha", "guanbeigou"]
+    try:
+        written = write_broker_accounts(out, root, names, force=force)
+    except FileExistsError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"wrote accounts for {written.devices} devices and 3 services to {out}/; "
+        f"copy the passwords in {out / ENV_FILE} into .env"
+    )
+
+
 @app.command()
 def status() -> None:
     """Devices online per community, points stored, ingest counters of the running stack."""

@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hgj_devstack.accounts import MqttAccount
+from hgj_brokeradmin.control import DynsecControl
+from hgj_devstack.accounts import MqttAccount, control_account
 from hgj_devstack.mosquitto_config import (
     DEFAULT_TEMPLATE,
     BrokerPaths,
@@ -60,6 +61,8 @@ class Mosquitto(ServiceProcess):
             raise ValueError("a broker needs at least one account")
         self._paths = BrokerPaths(workdir)
         self._accounts = list(accounts)
+        # Manages accounts while the broker runs; it can touch no device topic.
+        self._control = control_account()
         self._port = port if port is not None else free_port()
         self._bind_address = bind_address
         self._template = template
@@ -102,7 +105,7 @@ class Mosquitto(ServiceProcess):
             current_user(),
         )
         write_config(self._paths, text)
-        write_credentials(self._paths, self._accounts)
+        write_credentials(self._paths, [*self._accounts, self._control])
         with self._paths.console_file.open("ab") as console:
             # The child keeps its own copy of the descriptor; ours closes with the block.
             self._process = subprocess.Popen(
@@ -130,20 +133,26 @@ class Mosquitto(ServiceProcess):
         self.stop()
         self.start(timeout)
 
+    @property
+    def control(self) -> MqttAccount:
+        """The account that changes accounts at runtime (the API's, in a deployment)."""
+        return self._control
+
     def add_accounts(self, accounts: Sequence[MqttAccount], timeout: float = 10) -> None:
-        """Add logins to a running broker without restarting it (SIGHUP reloads the files).
+        """Add logins to a running broker without restarting it, through the plugin's control
+        topic, as the API does.
 
         Returns once one of the new logins is accepted, so the caller can connect at once.
         """
         if not accounts:
             return
         self._accounts.extend(accounts)
-        write_credentials(self._paths, self._accounts)
         if not self.running:
-            return  # the next start() reads the new files
-        assert self._process is not None
-        self._process.send_signal(signal.SIGHUP)
-        self._wait_for_login(accounts[0], timeout, "reload")
+            write_credentials(self._paths, [*self._accounts, self._control])
+            return
+        with DynsecControl(self.host, self._port, self._control, timeout_s=timeout) as control:
+            control.add_accounts(accounts)
+        self._wait_for_login(accounts[0], timeout, "account change")
 
     def wait_for_snapshot(self, timeout: float = 10) -> None:
         """Block until the broker writes a persistence snapshot that began after this call.

@@ -1,24 +1,29 @@
-"""Files a Mosquitto broker reads: its config (rendered from the shipped template), the hashed
-password file and the ACL file.
+"""Files a Mosquitto broker reads: its config (rendered from the shipped template) and the
+dynamic-security plugin's file of accounts, roles and ACLs.
 
 The config comes from deploy/mosquitto/mosquitto.conf.template, the file docker-compose and
 production render too, so the broker the tests exercise is configured like the real one.
 """
 
+import json
 import os
 import pwd
 import string
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hgj_devstack.accounts import MqttAccount, render_acl, render_password_plaintext
+from hgj_brokeradmin.dynsec import JsonObject, merge_config
+from hgj_devstack.accounts import MqttAccount
 from hgj_devstack.private_file import write_private
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "deploy" / "mosquitto" / "mosquitto.conf.template"
-HASH_TOOL = "mosquitto_passwd"  # hashes a password file in place (-U)
+DYNSEC_PLUGIN_CANDIDATES = (
+    Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"),  # Debian, Ubuntu
+    Path("/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so"),
+    Path("/usr/lib/mosquitto_dynamic_security.so"),  # the eclipse-mosquitto image
+)
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,9 @@ class BrokerPaths:
         return self.config_dir / "mosquitto.conf"
 
     @property
-    def password_file(self) -> Path:
-        return self.config_dir / "passwd"
-
-    @property
-    def acl_file(self) -> Path:
-        return self.config_dir / "acl"
+    def dynsec_file(self) -> Path:
+        """The plugin's accounts, roles and ACLs; the broker rewrites it on every change."""
+        return self.config_dir / "dynamic-security.json"
 
     @property
     def data_dir(self) -> Path:
@@ -68,8 +70,24 @@ def current_user() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
+def dynsec_plugin() -> Path:
+    """Where this machine's Mosquitto keeps its dynamic-security plugin."""
+    for candidate in DYNSEC_PLUGIN_CANDIDATES:
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(
+        "Mosquitto's dynamic-security plugin (mosquitto_dynamic_security.so) is missing; "
+        "it ships with Mosquitto 2.0 or later: run `make setup`"
+    )
+
+
 def render_config(
-    template: str, paths: BrokerPaths, port: int, bind_address: str, user: str
+    template: str,
+    paths: BrokerPaths,
+    port: int,
+    bind_address: str,
+    user: str,
+    plugin: Path | None = None,
 ) -> str:
     """The template with every placeholder filled; KeyError names a placeholder left unfilled."""
     return string.Template(template).substitute(
@@ -79,34 +97,25 @@ def render_config(
         MOSQUITTO_DATA_DIR=str(paths.data_dir),
         MOSQUITTO_LOG_FILE=str(paths.log_file),
         MOSQUITTO_USER=user,
+        MOSQUITTO_DYNSEC_PLUGIN=str(plugin or dynsec_plugin()),
     )
 
 
 def write_credentials(paths: BrokerPaths, accounts: Sequence[MqttAccount]) -> None:
-    """Write the password file (hashed) and the ACL file for these accounts.
+    """Put these accounts into the plugin's file while the broker is down.
 
-    Plain ``user:password`` lines are hashed in place with one ``mosquitto_passwd -U`` call
-    (one process, not one per account: a community has thousands of devices). Both files are
-    written beside their final names and renamed, so a broker reloading on SIGHUP never reads
-    a half-written file.
+    Accounts already in the file and not among these stay: the broker owns the file once it
+    has run, and accounts created at runtime (the API registering a device) must survive a
+    restart. The file is written beside its final name and renamed, so a crash never leaves
+    half of it.
     """
     paths.config_dir.mkdir(parents=True, exist_ok=True)
-    staged_passwd = paths.password_file.with_suffix(".new")
-    write_private(staged_passwd, render_password_plaintext(accounts))
-    result = subprocess.run(
-        [HASH_TOOL, "-U", str(staged_passwd)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"mosquitto_passwd -U failed ({result.returncode}): {result.stderr or result.stdout}"
-        )
-    staged_acl = paths.acl_file.with_suffix(".new")
-    write_private(staged_acl, render_acl(accounts))
-    staged_passwd.replace(paths.password_file)
-    staged_acl.replace(paths.acl_file)
+    existing: JsonObject | None = None
+    if paths.dynsec_file.exists():
+        existing = json.loads(paths.dynsec_file.read_text(encoding="utf-8"))
+    staged = paths.dynsec_file.with_suffix(".new")
+    write_private(staged, json.dumps(merge_config(existing, accounts), indent=1))
+    staged.replace(paths.dynsec_file)
 
 
 def write_config(paths: BrokerPaths, text: str) -> None:

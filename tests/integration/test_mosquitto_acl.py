@@ -48,11 +48,17 @@ def test_device_cannot_read_another_devices_commands(
     command_b = COMMAND.topic(root=topic_root, community=COMMUNITY, device="gate-b", action="open")
 
     with MqttTestClient.connected(broker, device_a) as gate_a:
-        # Mosquitto grants the subscriptions and filters each message on delivery instead.
-        gate_a.subscribe(
+        # The dynamic-security plugin refuses a subscription no role allows, at SUBACK.
+        (other,) = gate_a.subscribe(
             COMMAND.subscription(root=topic_root, community=COMMUNITY, device="gate-b")
         )
-        gate_a.subscribe(f"{topic_root}/#")
+        (everything,) = gate_a.subscribe(f"{topic_root}/#")
+        assert other.is_failure
+        assert everything.is_failure
+        (own,) = gate_a.subscribe(
+            COMMAND.subscription(root=topic_root, community=COMMUNITY, device="gate-a")
+        )
+        assert not own.is_failure
         with MqttTestClient.connected(broker, admin) as api:
             api.publish(command_b, b"for b")
             api.publish(command_a, b"for a")

@@ -40,3 +40,15 @@ def test_named_volumes_are_declared() -> None:
             source = volume.split(":")[0]
             if not source.startswith(("./", "/")):
                 assert source in declared, source
+
+
+def test_broker_seeds_its_accounts_once_and_owns_them_in_a_volume() -> None:
+    broker = load()["services"]["mosquitto"]
+    env = broker["environment"]
+    mounts = {v.split(":")[1]: v for v in broker["volumes"]}
+    assert mounts["/seed"].endswith(":ro")
+    assert not mounts[env["MOSQUITTO_CONFIG_DIR"]].startswith("./")  # a named, writable volume
+    entrypoint = mounts["/etc/hgj/entrypoint.sh"].split(":")[0]
+    script = (REPO / entrypoint).read_text(encoding="utf-8")
+    assert "dynamic-security.json" in script
+    assert env["MOSQUITTO_DYNSEC_PLUGIN"].endswith("mosquitto_dynamic_security.so")

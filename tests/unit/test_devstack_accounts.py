@@ -1,14 +1,24 @@
-"""Broker accounts: exact ACL and password-file text derived from the contract registry."""
+"""Broker accounts: exact ACLs derived from the contract registry, and their rendering for
+Mosquitto's dynamic-security plugin (config file and runtime commands)."""
+
+import base64
+import hashlib
 
 import pytest
 
+from hgj_brokeradmin.dynsec import (
+    add_account_commands,
+    merge_config,
+    remove_account_commands,
+    render_config,
+    role_entry,
+)
 from hgj_devstack.accounts import (
     AclRule,
     MqttAccount,
     admin_account,
+    control_account,
     device_account,
-    render_acl,
-    render_password_plaintext,
     service_account,
 )
 
@@ -16,26 +26,25 @@ from hgj_devstack.accounts import (
 def test_device_account_publishes_its_channels_and_reads_its_commands() -> None:
     account = device_account("hgj", "guangsha", "gs-b01-smoke-f05", password="pw")
     assert account.username == "guangsha.gs-b01-smoke-f05"
-    assert render_acl([account]) == (
-        "user guangsha.gs-b01-smoke-f05\n"
-        "topic write hgj/guangsha/dev/gs-b01-smoke-f05/status\n"
-        "topic write hgj/guangsha/dev/gs-b01-smoke-f05/telemetry\n"
-        "topic write hgj/guangsha/dev/gs-b01-smoke-f05/event/+\n"
-        "topic write hgj/guangsha/dev/gs-b01-smoke-f05/state\n"
-        "topic read hgj/guangsha/dev/gs-b01-smoke-f05/cmd/+\n"
-        "topic write hgj/guangsha/dev/gs-b01-smoke-f05/cmd_result/+\n"
+    base = "hgj/guangsha/dev/gs-b01-smoke-f05"
+    assert account.rules == (
+        AclRule("write", f"{base}/status"),
+        AclRule("write", f"{base}/telemetry"),
+        AclRule("write", f"{base}/event/+"),
+        AclRule("write", f"{base}/state"),
+        AclRule("read", f"{base}/cmd/+"),
+        AclRule("write", f"{base}/cmd_result/+"),
     )
 
 
 def test_service_account_reads_everything_and_writes_its_own_channels() -> None:
     account = service_account("hgj", "ingest", password="pw")
     assert account.username == "svc.ingest"
-    assert render_acl([account]) == (
-        "user svc.ingest\n"
-        "topic read hgj/#\n"
-        "topic write hgj/_svc/ingest/status\n"
-        "topic write hgj/_svc/ingest/deadletter\n"
-        "topic write hgj/+/alert/+\n"
+    assert account.rules == (
+        AclRule("read", "hgj/#"),
+        AclRule("write", "hgj/_svc/ingest/status"),
+        AclRule("write", "hgj/_svc/ingest/deadletter"),
+        AclRule("write", "hgj/+/alert/+"),
     )
 
 
@@ -45,17 +54,52 @@ def test_admin_account_reads_and_writes_the_whole_root() -> None:
     assert account.rules == (AclRule("readwrite", "hgj/#"),)
 
 
-def test_acl_file_separates_users_with_a_blank_line() -> None:
-    text = render_acl([admin_account("hgj", "a"), service_account("hgj", "api", "b")])
-    assert text.startswith("user admin\ntopic readwrite hgj/#\n\nuser svc.api\n")
+def test_a_role_per_account_allows_shared_subscriptions_for_reads() -> None:
+    role = role_entry(service_account("hgj", "ingest", password="pw"))
+    assert role["rolename"] == "svc.ingest"
+    acls = {(a["acltype"], a["topic"]) for a in role["acls"]}
+    assert ("subscribePattern", "hgj/#") in acls
+    assert ("subscribePattern", "$share/+/hgj/#") in acls
+    assert ("publishClientSend", "hgj/+/alert/+") in acls
+    assert ("publishClientSend", "hgj/#") not in acls
+    assert all(a["allow"] is True for a in role["acls"])
 
 
-def test_password_plaintext_has_one_line_per_account() -> None:
-    accounts = [
-        device_account("hgj", "guangsha", "gate-1", password="s3cret"),
-        service_account("hgj", "ingest", password="other"),
-    ]
-    assert render_password_plaintext(accounts) == "guangsha.gate-1:s3cret\nsvc.ingest:other\n"
+def test_control_account_manages_accounts_and_touches_no_device_topic() -> None:
+    role = role_entry(control_account("pw"))
+    topics = {a["topic"] for a in role["acls"]}
+    assert topics == {"$CONTROL/dynamic-security/#"}
+
+
+def test_config_hashes_passwords_as_the_plugin_checks_them() -> None:
+    config = render_config([device_account("hgj", "guangsha", "gate-1", password="s3cret")])
+    (client,) = config["clients"]
+    salt = base64.b64decode(client["salt"])
+    expected = hashlib.pbkdf2_hmac("sha512", b"s3cret", salt, client["iterations"], 64)
+    assert base64.b64decode(client["password"]) == expected
+    assert "s3cret" not in str(config)
+    assert client["roles"] == [{"rolename": "guangsha.gate-1"}]
+    assert config["defaultACLAccess"]["publishClientSend"] is False
+    assert config["defaultACLAccess"]["subscribe"] is False
+
+
+def test_merge_keeps_accounts_the_broker_added_and_replaces_same_names() -> None:
+    first = render_config([admin_account("hgj", "a"), device_account("hgj", "gs", "d1", "b")])
+    merged = merge_config(first, [admin_account("hgj", "new")])
+    names = [c["username"] for c in merged["clients"]]
+    assert sorted(names) == ["admin", "gs.d1"]
+    admin = next(c for c in merged["clients"] if c["username"] == "admin")
+    assert admin != next(c for c in first["clients"] if c["username"] == "admin")
+    assert [r["rolename"] for r in merged["roles"]].count("admin") == 1
+
+
+def test_runtime_commands_create_and_delete_a_role_with_its_client() -> None:
+    account = device_account("hgj", "guangsha", "gate-1", password="pw")
+    create = add_account_commands(account)
+    assert [c["command"] for c in create] == ["createRole", "createClient"]
+    assert create[1]["roles"] == [{"rolename": "guangsha.gate-1"}]
+    delete = remove_account_commands("guangsha.gate-1")
+    assert [c["command"] for c in delete] == ["deleteClient", "deleteRole"]
 
 
 def test_generated_passwords_are_random_and_kept_out_of_repr() -> None:
@@ -75,12 +119,10 @@ def test_ids_are_validated(bad: str) -> None:
 
 def test_duplicate_usernames_are_refused() -> None:
     with pytest.raises(ValueError, match="given twice"):
-        render_acl([admin_account("hgj"), admin_account("hgj")])
+        render_config([admin_account("hgj"), admin_account("hgj")])
 
 
-def test_line_breaks_cannot_smuggle_extra_accounts() -> None:
-    sneaky = MqttAccount("admin", "pw\nroot:pw", ())
-    with pytest.raises(ValueError, match="line break"):
-        render_password_plaintext([sneaky])
-    with pytest.raises(ValueError, match="cannot be written"):
-        render_acl([MqttAccount("a\nuser b", "pw", ())])
+@pytest.mark.parametrize("name", ["a\nb", "a b", "a/b", "", "a+b"])
+def test_odd_usernames_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="not a valid broker account name"):
+        render_config([MqttAccount(name, "pw", ())])

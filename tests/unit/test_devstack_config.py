@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from hgj_devstack.influx import InfluxDB, quote_identifier
-from hgj_devstack.mosquitto_config import DEFAULT_TEMPLATE, BrokerPaths, render_config
+from hgj_devstack.mosquitto_config import (
+    DEFAULT_TEMPLATE,
+    BrokerPaths,
+    dynsec_plugin,
+    render_config,
+)
 from hgj_devstack.mqtt_probe import _remaining_length, connect_packet
 from hgj_devstack.ports import LOOPBACK, free_port, wait_for_port
 
@@ -29,8 +34,10 @@ def test_mosquitto_template_fills_every_placeholder(tmp_path: Path) -> None:
     conf = settings(text)
     assert conf["listener"] == ["18830 127.0.0.1"]
     assert conf["allow_anonymous"] == ["false"]
-    assert conf["password_file"] == [str(paths.password_file)]
-    assert conf["acl_file"] == [str(paths.acl_file)]
+    assert "password_file" not in conf
+    assert "acl_file" not in conf
+    assert conf["plugin"] == [str(dynsec_plugin())]
+    assert conf["plugin_opt_config_file"] == [str(paths.dynsec_file)]
     assert conf["persistence_location"] == [f"{paths.data_dir}/"]
     assert conf["persistence_file"] == [paths.persistence_file.name]
     assert conf["log_dest"] == [f"file {paths.log_file}"]
