@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import urllib3
 
+from hgj_contracts.influx_schema import TELEMETRY_MEASUREMENT
 from hgj_devstack.stack_state import StackState
-from hgj_ingest.points import TELEMETRY_MEASUREMENT
 
 
 @dataclass(frozen=True)

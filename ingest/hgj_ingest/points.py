@@ -1,9 +1,10 @@
 """Turn contract messages into InfluxDB line protocol.
 
-Schema (see ingest/README.md): one measurement per channel, tags only for low-cardinality ids
-(community, device, kind, action, status and a few enumerations), everything else a field. A
-field name has one type everywhere, which the contract guarantees (catalogue metrics are always
-floats) and tests check for events, so InfluxDB never meets a field-type conflict.
+Schema (names in ``hgj_contracts.influx_schema``, which the readers share; described in the
+README): one measurement per channel, tags only for low-cardinality ids (community, device,
+kind, action, status and a few enumerations), everything else a field. A field name has one
+type everywhere, which the contract guarantees (catalogue metrics are always floats) and tests
+check for events, so InfluxDB never meets a field-type conflict.
 
 Points are stamped with the device's event time, so a message delivered twice overwrites its
 own point instead of adding one: this is what makes at-least-once delivery harmless.
@@ -18,25 +19,37 @@ from influxdb_client.domain.write_precision import WritePrecision
 from pydantic import BaseModel
 
 from hgj_contracts import Alert, CommandResult, DeviceState, DeviceStatus, Telemetry, TopicMatch
+from hgj_contracts.influx_schema import (
+    ACTION_TAG,
+    ALERT_MEASUREMENT,
+    CHANGE_TAG,
+    CHANNEL_TAG,
+    CLOCK_SKEW_FIELD,
+    CLOCK_SKEW_MEASUREMENT,
+    COMMUNITY_TAG,
+    DEVICE_TAG,
+    EVENT_MEASUREMENT,
+    EVENT_TAG_FIELDS,
+    KIND_TAG,
+    REASON_TAG,
+    REJECT_MEASUREMENT,
+    RESULT_MEASUREMENT,
+    RULE_TAG,
+    SEQ_FIELD,
+    SEVERITY_TAG,
+    STATE_MEASUREMENT,
+    STATUS_MEASUREMENT,
+    STATUS_TAG,
+    TELEMETRY_MEASUREMENT,
+)
 
 WRITE_PRECISION = "u"
 """Precision of the timestamps in the lines we write (microseconds: the contract's resolution)."""
 
-TELEMETRY_MEASUREMENT = "telemetry"
-EVENT_MEASUREMENT = "device_event"
-STATUS_MEASUREMENT = "device_status"
-STATE_MEASUREMENT = "device_state"
-RESULT_MEASUREMENT = "command_result"
-REJECT_MEASUREMENT = "ingest_reject"
-CLOCK_SKEW_MEASUREMENT = "device_clock_skew"
-ALERT_MEASUREMENT = "alerts"
-
-EVENT_TAG_FIELDS = frozenset({"category", "method"})
-"""Event fields small enough in cardinality to be tags, so dashboards can GROUP BY them."""
-
 _EVENT_SKIP = {"v", "ts", "seq", "kind"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_TELEMETRY_SERIES = f"{TELEMETRY_MEASUREMENT},{COMMUNITY_TAG}="
 
 
 def _point(measurement: str, ts: datetime, tags: dict[str, str]) -> Any:  # noqa: ANN401
@@ -54,17 +67,17 @@ def telemetry_lines(match: TopicMatch, msg: Telemetry) -> list[str]:
     params = match.params
     fields = ",".join(f"{name}={reading.value!r}" for name, reading in sorted(msg.metrics.items()))
     return [
-        f"{TELEMETRY_MEASUREMENT},community={params['community']},device={params['device']} "
-        f"{fields},seq={msg.seq}i {(msg.ts - _EPOCH) // _MICROSECOND}"
+        f"{_TELEMETRY_SERIES}{params['community']},{DEVICE_TAG}={params['device']} "
+        f"{fields},{SEQ_FIELD}={msg.seq}i {(msg.ts - _EPOCH) // _MICROSECOND}"
     ]
 
 
 def event_lines(match: TopicMatch, msg: BaseModel) -> list[str]:
     data = msg.model_dump(exclude=_EVENT_SKIP, exclude_none=True)
-    tags = _device_tags(match) | {"kind": match.params["kind"]}
+    tags = _device_tags(match) | {KIND_TAG: match.params["kind"]}
     tags |= {k: str(data.pop(k)) for k in EVENT_TAG_FIELDS & data.keys()}
     point = _point(EVENT_MEASUREMENT, msg.ts, tags)  # type: ignore[attr-defined]
-    point.field("seq", msg.seq)  # type: ignore[attr-defined]
+    point.field(SEQ_FIELD, msg.seq)  # type: ignore[attr-defined]
     for key, value in data.items():
         point.field(key, value)
     return [point.to_line_protocol()]
@@ -72,7 +85,7 @@ def event_lines(match: TopicMatch, msg: BaseModel) -> list[str]:
 
 def status_lines(match: TopicMatch, msg: DeviceStatus) -> list[str]:
     point = _point(STATUS_MEASUREMENT, msg.ts, _device_tags(match))
-    point.field("seq", msg.seq).field("online", msg.state == "online")
+    point.field(SEQ_FIELD, msg.seq).field("online", msg.state == "online")
     for key in ("reason", "device_type", "firmware", "gateway"):
         value = getattr(msg, key)
         if value is not None:
@@ -85,16 +98,16 @@ def status_lines(match: TopicMatch, msg: DeviceStatus) -> list[str]:
 def state_lines(match: TopicMatch, msg: DeviceState) -> list[str]:
     point = _point(STATE_MEASUREMENT, msg.ts, _device_tags(match))
     # State values vary in type from device to device; one JSON field avoids type conflicts.
-    point.field("seq", msg.seq).field("state_json", msg.model_dump_json(include={"state"}))
+    point.field(SEQ_FIELD, msg.seq).field("state_json", msg.model_dump_json(include={"state"}))
     if msg.command_id is not None:
         point.field("command_id", msg.command_id)
     return [point.to_line_protocol()]
 
 
 def result_lines(match: TopicMatch, msg: CommandResult) -> list[str]:
-    tags = _device_tags(match) | {"action": msg.action, "status": msg.status}
+    tags = _device_tags(match) | {ACTION_TAG: msg.action, STATUS_TAG: msg.status}
     point = _point(RESULT_MEASUREMENT, msg.ts, tags)
-    point.field("seq", msg.seq).field("command_id", msg.command_id)
+    point.field(SEQ_FIELD, msg.seq).field("command_id", msg.command_id)
     if msg.error_code is not None:
         point.field("error_code", msg.error_code)
     if msg.error is not None:
@@ -107,14 +120,14 @@ def telemetry_lines_via_point(match: TopicMatch, msg: Telemetry) -> list[str]:
     point = _point(TELEMETRY_MEASUREMENT, msg.ts, _device_tags(match))
     for name, reading in msg.metrics.items():
         point.field(name, float(reading.value))
-    point.field("seq", msg.seq)
+    point.field(SEQ_FIELD, msg.seq)
     return [point.to_line_protocol()]
 
 
 def reject_line(
     received_at: datetime, reason: str, channel: str, topic: str, detail: str, size: int
 ) -> str:
-    point = _point(REJECT_MEASUREMENT, received_at, {"reason": reason, "channel": channel})
+    point = _point(REJECT_MEASUREMENT, received_at, {REASON_TAG: reason, CHANNEL_TAG: channel})
     point.field("topic", topic[:1024]).field("detail", detail[:2000]).field("payload_size", size)
     line: str = point.to_line_protocol()
     return line
@@ -122,8 +135,9 @@ def reject_line(
 
 def clock_skew_line(received_at: datetime, community: str, device: str, skew_s: float) -> str:
     """Flags a device whose clock runs ahead: its messages are refused until it is fixed."""
-    point = _point(CLOCK_SKEW_MEASUREMENT, received_at, {"community": community, "device": device})
-    line: str = point.field("skew_s", float(skew_s)).to_line_protocol()
+    tags = {COMMUNITY_TAG: community, DEVICE_TAG: device}
+    point = _point(CLOCK_SKEW_MEASUREMENT, received_at, tags)
+    line: str = point.field(CLOCK_SKEW_FIELD, float(skew_s)).to_line_protocol()
     return line
 
 
@@ -131,10 +145,10 @@ def alert_line(community: str, alert: Alert) -> str:
     """One alert change; stamped with the change's time, tagged so dashboards can count
     alerts by rule, severity and kind of change."""
     tags = {
-        "community": community,
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "change": alert.change,
+        COMMUNITY_TAG: community,
+        RULE_TAG: alert.rule,
+        SEVERITY_TAG: alert.severity,
+        CHANGE_TAG: alert.change,
     }
     point = _point(ALERT_MEASUREMENT, alert.ts, tags)
     point.field("alert_id", alert.alert_id).field("active", alert.state == "active")
@@ -147,7 +161,7 @@ def alert_line(community: str, alert: Alert) -> str:
 
 
 def _device_tags(match: TopicMatch) -> dict[str, str]:
-    return {"community": match.params["community"], "device": match.params["device"]}
+    return {COMMUNITY_TAG: match.params["community"], DEVICE_TAG: match.params["device"]}
 
 
 Converter = Callable[[TopicMatch, Any], list[str]]

@@ -6,7 +6,7 @@ from types import UnionType
 from pydantic import BaseModel
 
 from hgj_contracts import events
-from hgj_ingest.points import EVENT_TAG_FIELDS
+from hgj_contracts.influx_schema import EVENT_TAG_FIELDS
 
 
 def _base_type(annotation: object) -> object:
