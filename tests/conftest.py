@@ -16,8 +16,9 @@ from hgj_devstack.influx import INFLUXD_BINARY, InfluxDB
 from hgj_devstack.mosquitto import MOSQUITTO_BINARY, Mosquitto
 from tests.helpers import MosquittoFactory, unique_id
 
-# State database fixtures (SQLite and PostgreSQL), shared by tests/unit and tests/integration.
-pytest_plugins = ("tests.statedb_fixtures",)
+# State database fixtures (SQLite and PostgreSQL) and the API built on them, shared by
+# tests/unit and tests/integration.
+pytest_plugins = ("tests.statedb_fixtures", "tests.api_support")
 
 
 def _require_binary(path: str, package: str) -> None:

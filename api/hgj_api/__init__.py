@@ -1,1 +1,2 @@
-"""The Hongguanjia HTTP API (FastAPI). Grows with the API issue; today it serves health only."""
+"""The Hongguanjia HTTP API (FastAPI): staff sign in, see and act on what their communities'
+devices report, and every change they make is audited."""

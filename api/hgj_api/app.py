@@ -1,16 +1,116 @@
-"""App factory: tests and deployments build the API the same way."""
+"""App factory: tests and deployments build the API the same way, from settings.
+
+``create_app`` refuses insecure settings outside development mode before anything starts;
+the lifespan then migrates the state database (unless told not to), creates the bootstrap
+admin, and refuses to serve in production while a user's password is below the policy.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import Response
 
 from hgj_api import __doc__ as _about
+from hgj_api.audit import AuditLog
+from hgj_api.database import Database
+from hgj_api.metrics import ApiMetrics, MetricsMiddleware
+from hgj_api.request_id import RequestIdMiddleware
+from hgj_api.routers import audit, auth, health, users
+from hgj_api.security.passwords import Passwords
+from hgj_api.security.tokens import AccessTokens
+from hgj_api.services import Services
+from hgj_api.settings import ApiSettings, settings_from_env
+from hgj_api.startup import bootstrap_admin, check_settings, check_weak_passwords, log
+from hgj_contracts import utc_now
+
+TAGS = [
+    {"name": "auth", "description": "Sign in (OAuth2 password flow), refresh, sign out."},
+    {"name": "users", "description": "User administration for admins, scoped by community."},
+    {"name": "audit", "description": "Who did what: for admins and privacy officers."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "metrics", "description": "Prometheus metrics."},
+]
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="Hongguanjia API", description=_about or "", version="0.1.0")
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    passwords: Passwords | None = None,
+) -> FastAPI:
+    """The API for ``settings`` (from the environment when None). ``clock`` and ``passwords``
+    are for tests: a clock they move, and cheaper Argon2 parameters."""
+    settings = settings or settings_from_env()
+    check_settings(settings)
+    metrics = ApiMetrics()
+    services = Services(
+        settings=settings,
+        database=Database.open(settings.state_db_url),
+        passwords=passwords or Passwords(),
+        access_tokens=AccessTokens(
+            settings.jwt_secret.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            ttl=timedelta(seconds=settings.access_token_ttl_s),
+            clock=clock,
+        ),
+        audit=AuditLog(clock),
+        metrics=metrics,
+        clock=clock,
+    )
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(_start, services)
+            yield
+        finally:
+            services.database.close()
+
+    app = FastAPI(
+        title="Hongguanjia API",
+        description=_about or "",
+        version="0.1.0",
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestIdMiddleware)  # outermost: metrics and errors carry the id
+
+    # Without a prefix: each router declares its full path (see hgj_api.routers).
+    for router in (health.router, auth.router, users.router, audit.router):
+        app.include_router(router)
+
+    @app.get("/metrics", tags=["metrics"], response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Prometheus text exposition (requests by route template and status, latency,
+        sign-in counters)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _start(services: Services) -> None:
+    database = services.database
+    if services.settings.migrate_on_start:
+        database.migrate()
+    try:
+        revision = database.schema_revision()
+    except SQLAlchemyError as error:
+        revision = f"unreachable ({type(error).__name__})"
+    if revision != database.head_revision:
+        # Migrations run elsewhere (HGJ_API_MIGRATE_ON_START=false): serve, not ready, until
+        # they have; /readyz says why. The checks below need the current schema.
+        log.warning(
+            "the state database schema is %s, not %s: not ready until it is migrated",
+            revision,
+            database.head_revision,
+        )
+        return
+    bootstrap_admin(services)
+    check_weak_passwords(services)

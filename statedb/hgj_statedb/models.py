@@ -1,4 +1,5 @@
-"""Tables of the state database (alerts, the device registry), as typed declarative models.
+"""Tables of the state database (alerts, the device registry, users and the audit log), as typed
+declarative models.
 
 Enumerations (state, severity, event kind) are short strings guarded by CHECK constraints rather
 than database enum types: PostgreSQL enums need their own migration steps to grow, SQLite has
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Final, Literal, get_args
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -36,6 +39,11 @@ EventKind = Literal[
     "raised", "repeated", "cleared", "acknowledged", "assigned", "noted", "escalated", "reminded"
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
+RoleName = Literal["security", "operator", "admin", "privacy_officer"]
+ROLE_NAMES: Final[tuple[RoleName, ...]] = get_args(RoleName)
+"""The staff roles; the API maps each to its permissions (hgj_api.security.permissions)."""
+AuditOutcome = Literal["success", "failure", "denied"]
+RevokeReason = Literal["reuse", "logout", "password_reset", "disabled"]
 
 NO_DEVICE: Final = ""
 """Stored in ``device`` for community-wide alerts. SQL treats NULLs as distinct, so a NULL
@@ -43,6 +51,8 @@ device would let the one-active-alert index admit any number of community-wide a
 string is never a valid device id, so it cannot collide with a real one."""
 
 _ID = String(64)  # the contract's id grammar allows 64 characters
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+"""SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one."""
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -168,12 +178,7 @@ class AlertEventRow(Base):
         CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
     )
 
-    id: Mapped[int] = mapped_column(
-        # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
-        BigInteger().with_variant(Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    )
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
     alert_id: Mapped[str] = mapped_column(_ID, ForeignKey("alerts.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     """Event time: the device's time for signals, the action's time for people and escalation."""
@@ -211,3 +216,135 @@ class DeviceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     """Wall-clock time of the last registration or change."""
+
+
+class UserRow(Base):
+    """A member of staff who signs in to the API.
+
+    Users are disabled, never deleted, so that the audit log and alert timelines keep naming
+    who acted. Roles and communities live in their own tables so that queries can filter on
+    them in SQL (a scoped admin lists only the users of their communities).
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("username"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+        CheckConstraint("token_generation >= 0", name="token_generation"),
+    )
+
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    """Lower case; what people type to sign in."""
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(Text)
+    weak_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Set when a password below the policy was accepted (development mode's bootstrap admin):
+    the API refuses to start in production while an enabled user has one."""
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    all_communities: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A platform-wide user: every community, present and future (``user_communities`` is
+    then ignored)."""
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Consecutive failed logins since the last success or lockout."""
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Carried in access tokens; bumped on disable and password reset, which invalidates every
+    access token issued before (they would otherwise live until they expire)."""
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    roles: Mapped[list["UserRoleRow"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UserRoleRow.role"
+    )
+    communities: Mapped[list["UserCommunityRow"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UserCommunityRow.community"
+    )
+
+
+class UserRoleRow(Base):
+    __tablename__ = "user_roles"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLE_NAMES), name="role"),)
+
+    user_id: Mapped[str] = mapped_column(
+        _ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[RoleName] = mapped_column(String(32), primary_key=True)
+
+
+class UserCommunityRow(Base):
+    __tablename__ = "user_communities"
+    __table_args__ = (Index("ix_user_communities_community", "community"),)
+
+    user_id: Mapped[str] = mapped_column(
+        _ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    community: Mapped[str] = mapped_column(_ID, primary_key=True)
+
+
+class RefreshTokenRow(Base):
+    """One refresh token; only its hash is stored, so a copy of the database signs nobody in.
+
+    A login starts a family; each refresh marks its token used and issues the next one in the
+    same family. A used token presented again means that someone else holds a copy (the owner
+    or the thief already moved on), so the whole family is revoked (OAuth 2.0 Security BCP,
+    refresh token rotation).
+    """
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_user_id", "user_id"),
+        CheckConstraint(_one_of("revoked_reason", get_args(RevokeReason)), name="revoked_reason"),
+    )
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(_ID, ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the token's secret part: the secret has 256 random bits, so a fast
+    hash is enough (no password stretching needed)."""
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When it was exchanged for its successor; presenting it again is reuse."""
+    replaced_by: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_reason: Mapped[RevokeReason | None] = mapped_column(String(32))
+
+
+class AuditLogRow(Base):
+    """Who did what, when, from where, to what, and whether it worked.
+
+    Rows are only ever inserted. ``community`` is set for actions on something that belongs to
+    a community (alerts, devices, commands) and is what a community-scoped reader sees; account
+    actions (logins, user changes) have none and are visible to platform-wide readers only.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_ts", "ts"),
+        Index("ix_audit_log_actor_id_ts", "actor_id", "ts"),
+        Index("ix_audit_log_community_ts", "community", "ts"),
+        Index("ix_audit_log_action_ts", "action", "ts"),
+        CheckConstraint(_one_of("outcome", get_args(AuditOutcome)), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str | None] = mapped_column(_ID)
+    """The user's id; None when nobody was signed in (a failed login) or for the CLI."""
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    """The username at the time, or the one typed at a failed login (it may name nobody)."""
+    action: Mapped[str] = mapped_column(String(64))
+    """Dotted, resource first: ``auth.login``, ``user.create``, ``alert.ack``, ..."""
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    community: Mapped[str | None] = mapped_column(_ID)
+    outcome: Mapped[AuditOutcome] = mapped_column(String(16))
+    detail: Mapped[dict[str, object]] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    """Up to an IPv6 address in text form."""

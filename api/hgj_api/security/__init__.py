@@ -1,0 +1,1 @@
+"""Passwords, tokens and permissions: the parts of authentication that know nothing of HTTP."""

@@ -1,0 +1,122 @@
+"""API settings, read from the environment (prefix ``HGJ_API_``) or given by a caller.
+
+The defaults make a development server easy to start and are refused in production (the
+default): see ``insecure_defaults``.
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Final, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hgj_api.security.passwords import USERNAME_PATTERN, password_problem
+from hgj_api.security.permissions import Role
+
+DEVELOPMENT_JWT_SECRET: Final = "hgj-development-only-jwt-secret-do-not-deploy"  # noqa: S105
+"""The default signing key: anyone who reads this file can mint tokens with it."""
+
+MIN_JWT_SECRET_BYTES: Final = 32
+"""HS256 keys shorter than the hash output (RFC 7518 section 3.2) are refused in production."""
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HGJ_API_", extra="forbid", frozen=True)
+
+    mode: Literal["development", "production"] = Field(
+        default="production",
+        description="development accepts the insecure conveniences below, with a warning",
+    )
+    state_db_url: str = Field(
+        default="sqlite:///hgj-state.sqlite",
+        description="the state database (SQLite file, or postgresql+psycopg://)",
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="upgrade the state database to the latest schema at start"
+    )
+
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_JWT_SECRET),
+        description=f"HS256 signing key, at least {MIN_JWT_SECRET_BYTES} bytes in production",
+    )
+    jwt_issuer: str = "hgj-api"
+    access_token_ttl_s: int = Field(default=15 * 60, ge=60, le=3600)
+    refresh_token_ttl_s: int = Field(
+        default=12 * 3600,
+        ge=300,
+        le=30 * 24 * 3600,
+        description="each refresh issues a new token with this lifetime (one guard shift)",
+    )
+
+    max_failed_logins: int = Field(
+        default=5, ge=1, le=100, description="consecutive failures that lock an account"
+    )
+    lockout_s: int = Field(default=15 * 60, ge=1, description="how long a locked account waits")
+    password_min_length: int = Field(default=12, ge=8, le=128)
+
+    bootstrap_admin_username: str | None = Field(
+        default=None,
+        pattern=USERNAME_PATTERN,
+        description="create this platform-wide admin at start when no user has that name",
+    )
+    bootstrap_admin_password: SecretStr | None = None
+    anonymous_role: Role | None = Field(
+        default=None,
+        description="development only: requests without a token act with this role, "
+        "in every community",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies whose X-Forwarded-For is trusted for the client address (uvicorn)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _bootstrap_admin_is_complete(self) -> "ApiSettings":
+        if (self.bootstrap_admin_username is None) != (self.bootstrap_admin_password is None):
+            raise ValueError(
+                "set both bootstrap_admin_username and bootstrap_admin_password, or neither"
+            )
+        return self
+
+
+def insecure_defaults(settings: ApiSettings) -> list[str]:
+    """What in ``settings`` is only acceptable in development, one sentence each."""
+    problems = []
+    secret = settings.jwt_secret.get_secret_value()
+    if secret == DEVELOPMENT_JWT_SECRET:
+        problems.append("HGJ_API_JWT_SECRET is the built-in development key")
+    elif len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        problems.append(f"HGJ_API_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes")
+    if settings.bootstrap_admin_password is not None:
+        problem = password_problem(
+            settings.bootstrap_admin_password.get_secret_value(),
+            min_length=settings.password_min_length,
+            username=settings.bootstrap_admin_username,
+        )
+        if problem is not None:
+            problems.append(f"HGJ_API_BOOTSTRAP_ADMIN_PASSWORD is weak: {problem}")
+    if settings.anonymous_role is not None:
+        problems.append(
+            f"HGJ_API_ANONYMOUS_ROLE lets anyone act as {settings.anonymous_role} without "
+            "signing in"
+        )
+    return problems
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> ApiSettings:
+    """Settings from the environment, refusing unknown ``HGJ_API_*`` variables (a typo would
+    otherwise leave a default, perhaps an insecure one, silently in place)."""
+    env = os.environ if environ is None else environ
+    prefix = ApiSettings.model_config.get("env_prefix", "")
+    known = {prefix + name.upper() for name in ApiSettings.model_fields}
+    unknown = sorted(k for k in env if k.upper().startswith(prefix) and k.upper() not in known)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return ApiSettings()
