@@ -1,5 +1,8 @@
 """Edge agents that run on community hardware (sensor gateways, gate controllers, cameras).
 
-The agent runtime (outbox, command handling) and the camera agent arrive with the edge issue;
-this package declares the edge's own dependencies (no FastAPI, no database server drivers).
+So far the part every agent sends through: the store-and-forward outbox (``outbox``, a SQLite
+file per agent) and its MQTT publisher (``publisher``), which together deliver each message at
+least once even when the broker is killed between two persistence snapshots. The agent runtime
+(commands, status, the camera agent) arrives with the edge issue; this package declares the
+edge's own dependencies (no FastAPI, no database server drivers).
 """
