@@ -5,6 +5,7 @@ the lifespan then migrates the state database (unless told not to), creates the 
 admin, and refuses to serve in production while a user's password is below the policy.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -18,20 +19,30 @@ from starlette.responses import Response
 from hgj_api import __doc__ as _about
 from hgj_api.audit import AuditLog
 from hgj_api.database import Database
+from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics, MetricsMiddleware
 from hgj_api.request_id import RequestIdMiddleware
-from hgj_api.routers import audit, auth, health, users
+from hgj_api.routers import alerts, audit, auth, health, stream, users
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.tokens import AccessTokens
 from hgj_api.services import Services
 from hgj_api.settings import ApiSettings, settings_from_env
 from hgj_api.startup import bootstrap_admin, check_settings, check_weak_passwords, log
 from hgj_contracts import utc_now
+from hgj_statedb.alert_store import AlertStore
 
 TAGS = [
     {"name": "auth", "description": "Sign in (OAuth2 password flow), refresh, sign out."},
     {"name": "users", "description": "User administration for admins, scoped by community."},
-    {"name": "audit", "description": "Who did what: for admins and privacy officers."},
+    {
+        "name": "alerts",
+        "description": "Alerts in your communities: list, detail with timeline, acknowledge, "
+        "assign, note, resolve, and the summary for a screen's header.",
+    },
+    {
+        "name": "audit",
+        "description": "Who did what, hash-chained: for admins and privacy officers.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
     {"name": "metrics", "description": "Prometheus metrics."},
 ]
@@ -48,9 +59,11 @@ def create_app(
     settings = settings or settings_from_env()
     check_settings(settings)
     metrics = ApiMetrics()
+    database = Database.open(settings.state_db_url)
+    alert_store = AlertStore(database.engine, clock)
     services = Services(
         settings=settings,
-        database=Database.open(settings.state_db_url),
+        database=database,
         passwords=passwords or Passwords(),
         access_tokens=AccessTokens(
             settings.jwt_secret.get_secret_value(),
@@ -61,14 +74,18 @@ def create_app(
         audit=AuditLog(clock),
         metrics=metrics,
         clock=clock,
+        alerts=alert_store,
+        live=LiveService(settings, alert_store, metrics),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await run_in_threadpool(_start, services)
+            services.live.start(asyncio.get_running_loop())
             yield
         finally:
+            await run_in_threadpool(services.live.stop)
             services.database.close()
 
     app = FastAPI(
@@ -83,7 +100,14 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)  # outermost: metrics and errors carry the id
 
     # Without a prefix: each router declares its full path (see hgj_api.routers).
-    for router in (health.router, auth.router, users.router, audit.router):
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        alerts.router,
+        stream.router,
+        audit.router,
+    ):
         app.include_router(router)
 
     @app.get("/metrics", tags=["metrics"], response_class=Response)

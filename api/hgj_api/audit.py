@@ -1,9 +1,11 @@
 """The audit service: every state-changing endpoint records who did what through it.
 
-A record is added to the caller's session, so it commits (or rolls back) with the change it
+A record is staged in the caller's session, so it commits (or rolls back) with the change it
 describes: there is never a change without its record, nor a record of a change that did not
 happen. Failures and refusals are recorded too; their endpoint commits the record before it
-answers with the error.
+answers with the error. At commit the records join the log's hash chain
+(``hgj_statedb.audit_chain``): the row returned by ``record`` gets its ``id``, ``seq`` and
+``hash`` only then.
 
     audit.record(session, AuditAction.USER_CREATE, actor=principal, target=("user", user.id))
 """
@@ -17,6 +19,7 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from hgj_api.principal import Principal
+from hgj_statedb import audit_chain
 from hgj_statedb.models import AuditLogRow, AuditOutcome
 
 MAX_USERNAME: Final = 64
@@ -37,6 +40,10 @@ class AuditAction(StrEnum):
     USER_ENABLE = "user.enable"
     USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action's name
     USER_UNLOCK = "user.unlock"
+    ALERT_ACK = "alert.ack"
+    ALERT_ASSIGN = "alert.assign"
+    ALERT_NOTE = "alert.note"
+    ALERT_RESOLVE = "alert.resolve"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ class AuditLog:
         detail: Mapping[str, object] | None = None,
         request: RequestInfo | None = None,
     ) -> AuditLogRow:
-        """Add one record to ``session`` (the caller commits). ``target`` is (type, id)."""
+        """Stage one record in ``session`` (the caller commits). ``target`` is (type, id)."""
         user_id = actor.user_id if actor is not None else None
         username = actor.username if actor is not None else None
         row = AuditLogRow(
@@ -86,7 +93,7 @@ class AuditLog:
             request_id=request.request_id if request else None,
             client_ip=request.client_ip if request else None,
         )
-        session.add(row)
+        audit_chain.stage(session, row)
         return row
 
 

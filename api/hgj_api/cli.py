@@ -2,6 +2,7 @@
 
     python -m hgj_api                              # serve (uvicorn), settings from HGJ_API_*
     python -m hgj_api create-admin --username li   # prompts for the password twice
+    python -m hgj_api verify-audit                 # check the audit log's hash chain
 
 ``create-admin`` reads the password from ``HGJ_ADMIN_PASSWORD`` when set (for scripts; not an
 ``HGJ_API_`` setting, which would be refused as unknown), otherwise from a hidden prompt; it is
@@ -13,6 +14,7 @@ import os
 from typing import Annotated, Final
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from hgj_api import accounts
 from hgj_api.audit import Actor, AuditAction, AuditLog
@@ -21,6 +23,7 @@ from hgj_api.security.passwords import Passwords, password_problem
 from hgj_api.security.permissions import Role
 from hgj_api.settings import ApiSettings, settings_from_env
 from hgj_contracts import utc_now
+from hgj_statedb.audit_chain import verify_chain
 
 PASSWORD_ENV: Final = "HGJ_ADMIN_PASSWORD"  # noqa: S105 - the variable's name
 CLI_ACTOR: Final = Actor(None, "(cli)")
@@ -117,6 +120,31 @@ def create_admin(
         database.close()
     scope = "every community" if not community else ", ".join(sorted(community))
     typer.echo(f"created admin {username} ({user.id}) for {scope}")
+
+
+@app.command("verify-audit")
+def verify_audit() -> None:
+    """Check the audit log's hash chain (HGJ_API_STATE_DB_URL) and report the first broken
+    link: exit 0 when intact, 1 when broken, 2 when it cannot be checked."""
+    settings = _settings()
+    database = Database.open(settings.state_db_url)
+    try:
+        with database.read_session() as session:
+            report = verify_chain(session)
+    except SQLAlchemyError as error:
+        typer.echo(f"cannot verify: {type(error).__name__}: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        database.close()
+    typer.echo(f"records checked: {report.records}")
+    typer.echo(f"chain head: seq {report.head_seq}, hash {report.head_hash}")
+    found = report.first_break
+    if found is None:
+        typer.echo("intact")
+        return
+    where = f"seq {found.seq}" + (f" (id {found.record_id})" if found.record_id else "")
+    typer.echo(f"BROKEN at {where}: {found.problem}")
+    raise typer.Exit(1)
 
 
 def _settings() -> ApiSettings:

@@ -24,7 +24,7 @@ from hgj_api.audit import AuditTrail, RequestInfo
 from hgj_api.principal import Principal
 from hgj_api.request_id import request_id_of
 from hgj_api.security.permissions import Permission
-from hgj_api.security.tokens import TokenError
+from hgj_api.security.tokens import AccessClaims, TokenError
 from hgj_api.services import Services
 from hgj_statedb.models import UserRow
 
@@ -87,24 +87,40 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     )
 
 
-def current_principal(
-    services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]
-) -> Principal:
-    if token is None:
-        anonymous = services.settings.anonymous_role
-        if anonymous is not None:  # development only: refused at start in production
-            return Principal("anonymous", "anonymous", frozenset({anonymous}), all_communities=True)
-        raise _unauthorized("not authenticated")
-    try:
-        claims = services.access_tokens.decode(token)
-    except TokenError as error:
-        raise _unauthorized(str(error), "invalid_token") from None
+def anonymous_principal(services: Services) -> Principal | None:
+    """Who a request without a token is: nobody, except in development with an anonymous role
+    (refused at start in production)."""
+    anonymous = services.settings.anonymous_role
+    if anonymous is None:
+        return None
+    return Principal("anonymous", "anonymous", frozenset({anonymous}), all_communities=True)
+
+
+def authenticate(services: Services, token: str) -> tuple[Principal, AccessClaims]:
+    """The user an access token speaks for, read from the database now, and the token's
+    claims; TokenError (its message safe to show) when the token is not valid any more."""
+    claims = services.access_tokens.decode(token)
     with services.database.read_session() as session:
         user = session.get(UserRow, claims.user_id)
         # A disabled user or a reset password bumps the generation: older tokens end at once.
         if user is None or not user.enabled or user.token_generation != claims.generation:
-            raise _unauthorized("access token revoked", "invalid_token")
-        return principal_of(user)
+            raise TokenError("access token revoked")
+        return principal_of(user), claims
+
+
+def current_principal(
+    services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]
+) -> Principal:
+    if token is None:
+        anonymous = anonymous_principal(services)
+        if anonymous is not None:
+            return anonymous
+        raise _unauthorized("not authenticated")
+    try:
+        principal, _ = authenticate(services, token)
+    except TokenError as error:
+        raise _unauthorized(str(error), "invalid_token") from None
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

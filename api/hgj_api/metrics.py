@@ -10,7 +10,7 @@ clients send.
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +41,29 @@ class ApiMetrics:
         )
         self.lockouts = Counter(
             "hgj_api_lockouts", "Accounts locked after repeated failures", registry=self.registry
+        )
+        self.stream_connections = Gauge(
+            "hgj_api_stream_connections",
+            "Live-stream WebSocket connections signed in and receiving",
+            registry=self.registry,
+        )
+        self.stream_closed = Counter(
+            "hgj_api_stream_closed",
+            "Live-stream connections closed by the server, by close code "
+            "(4401 unauthenticated, 4403 forbidden, 4429 too slow, ...)",
+            ["code"],
+            registry=self.registry,
+        )
+        self.stream_events = Counter(
+            "hgj_api_stream_events",
+            "Messages handed to the live stream's connections, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.stream_feed_overflow = Counter(
+            "hgj_api_stream_feed_overflow",
+            "Messages from MQTT dropped because the event loop fell too far behind",
+            registry=self.registry,
         )
 
 

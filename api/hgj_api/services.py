@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 
 from hgj_api.audit import AuditLog
 from hgj_api.database import Database
+from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.tokens import AccessTokens
 from hgj_api.settings import ApiSettings
+from hgj_statedb.alert_store import AlertStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,10 @@ class Services:
     audit: AuditLog
     metrics: ApiMetrics
     clock: Callable[[], datetime]
+    alerts: AlertStore
+    """The alert lifecycle (human actions and queries), on the same engine as ``database``."""
+    live: LiveService
+    """The live stream's hub and MQTT feed, and the announcer of alert changes made here."""
 
     @property
     def refresh_ttl(self) -> timedelta:

@@ -7,12 +7,14 @@ default): see ``insecure_defaults``.
 import os
 from collections.abc import Mapping
 from typing import Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hgj_api.security.passwords import USERNAME_PATTERN, password_problem
 from hgj_api.security.permissions import Role
+from hgj_contracts.ids import Identifier
 
 DEVELOPMENT_JWT_SECRET: Final = "hgj-development-only-jwt-secret-do-not-deploy"  # noqa: S105
 """The default signing key: anyone who reads this file can mint tokens with it."""
@@ -67,6 +69,48 @@ class ApiSettings(BaseSettings):
         "in every community",
     )
 
+    root: Identifier = Field(default="hgj", description="the MQTT topic root of the deployment")
+    instance: Identifier = Field(
+        default="api-1",
+        description="this replica's id: its MQTT client ids start with it, and its broker "
+        "account is svc.<instance> unless mqtt_username says otherwise",
+    )
+    mqtt_host: str | None = Field(
+        default=None,
+        description="the broker feeding the live stream and carrying alert changes made here; "
+        "None: no live stream, and such changes reach MQTT through ingest's outbox sweep",
+    )
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = Field(
+        default=None, description="defaults to svc.<instance> when a password is set"
+    )
+    mqtt_password: SecretStr | None = None
+    mqtt_tls: bool = Field(default=False, description="connect with TLS (port 8883 usually)")
+    mqtt_ca_file: str | None = Field(
+        default=None,
+        description="CA bundle that signed the broker's certificate (TLS only); "
+        "the system's CAs when unset",
+    )
+    stream_queue_size: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="messages a live-stream connection may fall behind before it is dropped",
+    )
+    stream_auth_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="time a new connection has to send its token"
+    )
+    stream_recheck_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="how often a live-stream connection re-reads its user (disabled, roles and "
+        "communities changed)",
+    )
+    local_timezone: str = Field(
+        default="Asia/Shanghai", description="where 'today' starts for the alert summary"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = Field(
@@ -74,6 +118,31 @@ class ApiSettings(BaseSettings):
         description="proxies whose X-Forwarded-For is trusted for the client address (uvicorn)",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.local_timezone)
+
+    @property
+    def mqtt_login(self) -> tuple[str, str | None] | None:
+        """(username, password) for the broker, or None to connect without."""
+        if self.mqtt_password is not None:
+            username = self.mqtt_username or f"svc.{self.instance}"
+            return username, self.mqtt_password.get_secret_value()
+        if self.mqtt_username is not None:
+            return self.mqtt_username, None
+        return None
 
     @model_validator(mode="after")
     def _bootstrap_admin_is_complete(self) -> "ApiSettings":

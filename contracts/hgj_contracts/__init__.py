@@ -3,7 +3,14 @@
 from hgj_contracts.alerts import Alert, Severity
 from hgj_contracts.base import CONTRACT_VERSION, DeviceMessage, WireModel, utc_now
 from hgj_contracts.channel import MAX_PAYLOAD_BYTES, Channel, Publisher, TopicMatch
-from hgj_contracts.commands import CommandResult, DeviceCommand, DeviceState
+from hgj_contracts.commands import (
+    COMMAND_STATES,
+    CommandProgress,
+    CommandResult,
+    CommandState,
+    DeviceCommand,
+    DeviceState,
+)
 from hgj_contracts.errors import ContractError
 from hgj_contracts.events import DeviceEvent
 from hgj_contracts.metrics import METRICS, MetricSpec
@@ -12,6 +19,7 @@ from hgj_contracts.registry import (
     CHANNELS,
     CHANNELS_BY_NAME,
     COMMAND,
+    COMMAND_PROGRESS,
     COMMAND_RESULT,
     DEAD_LETTER,
     DEVICE_STATE,
@@ -32,7 +40,9 @@ __all__ = [
     "CHANNELS",
     "CHANNELS_BY_NAME",
     "COMMAND",
+    "COMMAND_PROGRESS",
     "COMMAND_RESULT",
+    "COMMAND_STATES",
     "CONTRACT_VERSION",
     "DEAD_LETTER",
     "DEVICE_STATE",
@@ -44,7 +54,9 @@ __all__ = [
     "TELEMETRY",
     "Alert",
     "Channel",
+    "CommandProgress",
     "CommandResult",
+    "CommandState",
     "ContractError",
     "DeadLetter",
     "DeviceCommand",

@@ -1,9 +1,13 @@
-"""Remote commands (platform → device) and their results (device → platform).
+"""Remote commands (platform → device), their results (device → platform) and their progress
+(platform → every API replica).
 
 A command is discriminated by ``action`` (also the last topic segment) and carries a
 ``command_id`` that the device uses to drop duplicates (QoS 1 may deliver twice) and to tag its
 results, the issue time ``ts`` and an ``expires_at`` after which the device must refuse it: a
 gate must not open minutes late because a message sat in a queue.
+
+The platform tracks each command through ``CommandState`` and announces every change as a
+``CommandProgress``, so that each API replica can feed its own WebSocket clients from MQTT.
 """
 
 from datetime import UTC, datetime
@@ -97,3 +101,44 @@ class DeviceState(DeviceMessage):
 
     state: Annotated[dict[Identifier, str | int | float | bool | None], Field(max_length=64)]
     command_id: Identifier | None = Field(default=None, description="the command that caused it")
+
+
+CommandState = Literal[
+    "queued", "sent", "delivered", "succeeded", "failed", "timeout", "expired", "refused"
+]
+"""Where a command is in its lifecycle (the platform's view, kept in the state database).
+
+``timeout`` is not final: the device has not answered within the acknowledgement timeout but may
+still do so until ``expires_at``. ``succeeded``, ``failed``, ``expired`` and ``refused`` (an
+interlock said no; the command was never sent) are final."""
+COMMAND_STATES: tuple[CommandState, ...] = (
+    "queued",
+    "sent",
+    "delivered",
+    "succeeded",
+    "failed",
+    "timeout",
+    "expired",
+    "refused",
+)
+
+
+class CommandProgress(WireModel):
+    """One change of a command's state, published by the API replica that made it; ``ts`` is
+    when the change happened. Consumers order and deduplicate by ``event_id``: the outbox may
+    announce a change twice, and changes from different replicas may cross on the way."""
+
+    event_id: Annotated[int, Field(ge=1)] = Field(description="the change's timeline entry")
+    command_id: Identifier
+    device: Identifier
+    action: Identifier
+    state: CommandState
+    previous_state: CommandState | None = Field(default=None, description="None at creation")
+    requested_by: Identifier | None = None
+    created_at: AwareDatetime
+    expires_at: AwareDatetime
+    sent_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = Field(default=None, description="set once final")
+    error_code: Identifier | None = None
+    error: ShortText | None = None

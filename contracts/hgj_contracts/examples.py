@@ -111,6 +111,37 @@ EXAMPLES: dict[str, list[BaseModel]] = {
             error="command expired 4.1 s before it arrived",
         ),
     ],
+    "command_progress": [
+        cmd.CommandProgress(
+            ts=T0 + timedelta(seconds=1),
+            event_id=3,
+            command_id="c-7f3a",
+            device="gs-gate-n",
+            action="open_gate",
+            state="succeeded",
+            previous_state="delivered",
+            requested_by="u-guard1",
+            created_at=T0,
+            expires_at=_EXPIRES,
+            sent_at=T0 + timedelta(milliseconds=40),
+            delivered_at=T0 + timedelta(milliseconds=180),
+            finished_at=T0 + timedelta(seconds=1),
+        ),
+        cmd.CommandProgress(
+            ts=T0,
+            event_id=7,
+            command_id="c-7f3f",
+            device="gs-gate-fire-lane",
+            action="set_switch",
+            state="refused",
+            requested_by="u-guard1",
+            created_at=T0,
+            expires_at=_EXPIRES,
+            finished_at=T0,
+            error_code="interlock_fire_lane_gate",
+            error="fire-lane gate gs-gate-fire-lane stays open while a fire alarm is active",
+        ),
+    ],
     "alert": [
         Alert(
             ts=T0,
@@ -147,9 +178,9 @@ EXAMPLES: dict[str, list[BaseModel]] = {
 
 
 def example_topic_params(channel_name: str, payload: BaseModel) -> dict[str, str]:
-    """Topic ids for an example payload, taking kind/action/rule from the payload itself."""
+    """Topic ids for an example payload, taking kind/action/rule/device from the payload."""
     params = dict(EXAMPLE_PARAMS)
-    for key in ("kind", "action", "rule"):
+    for key in ("kind", "action", "rule", "device"):
         value = getattr(payload, key, None)
         if isinstance(value, str):
             params[key] = value

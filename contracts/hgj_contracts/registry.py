@@ -12,7 +12,12 @@ from pydantic import TypeAdapter
 
 from hgj_contracts.alerts import Alert
 from hgj_contracts.channel import Channel, Publisher, TopicMatch
-from hgj_contracts.commands import DEVICE_COMMAND_ADAPTER, CommandResult, DeviceState
+from hgj_contracts.commands import (
+    DEVICE_COMMAND_ADAPTER,
+    CommandProgress,
+    CommandResult,
+    DeviceState,
+)
 from hgj_contracts.errors import ContractError
 from hgj_contracts.events import DEVICE_EVENT_ADAPTER
 from hgj_contracts.ids import is_identifier
@@ -79,6 +84,21 @@ COMMAND_RESULT = Channel(
     summary="The device's answer to a command, tagged with its command_id.",
     discriminator="action",
 )
+COMMAND_PROGRESS = Channel(
+    name="command_progress",
+    # Outside the device tree on purpose: devices never read it (their ACL covers only their
+    # own tree), and ingest's device-tree subscription does not receive it.
+    pattern="{root}/{community}/cmd_progress/{device}",
+    adapter=TypeAdapter(CommandProgress),
+    qos=1,
+    retain=False,
+    publisher=Publisher.API,
+    summary=(
+        "Every state change of a remote command (queued, sent, delivered, succeeded, failed, "
+        "timeout, expired, refused), so that every API replica can stream it to its clients."
+    ),
+    discriminator="device",
+)
 ALERT = Channel(
     name="alert",
     pattern="{root}/{community}/alert/{rule}",
@@ -115,6 +135,7 @@ CHANNELS: tuple[Channel[Any], ...] = (
     DEVICE_STATE,
     COMMAND,
     COMMAND_RESULT,
+    COMMAND_PROGRESS,
     ALERT,
     SERVICE_STATUS,
     DEAD_LETTER,

@@ -1,3 +1,4 @@
-"""Hongguanjia's state database (SQL through SQLAlchemy 2): alerts and their lifecycle first;
-devices, commands, users, consent and audit join with later issues. SQLite is the embedded
-default, PostgreSQL the production store; both run the same tests."""
+"""Hongguanjia's state database (SQL through SQLAlchemy 2): alerts and their lifecycle, the
+device registry, users and the audit log, and remote commands with their timeline; consent joins
+with a later issue. SQLite is the embedded default, PostgreSQL the production store; both run
+the same tests."""

@@ -88,9 +88,14 @@ class AlertStore:
             self.engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._writes.begin() as session:
+    def _transaction(self, session: Session | None = None) -> Iterator[Session]:
+        """A transaction of its own, or the caller's ``session`` (which the caller commits:
+        the API records the audit entry of a human action in the same transaction)."""
+        if session is not None:
             yield session
+            return
+        with self._writes.begin() as own:
+            yield own
 
     # Signals from the rule engine.
 
@@ -158,15 +163,22 @@ class AlertStore:
                 stream.cleared_through = _latest(stream.cleared_through, at)
             return None  # stale, superseded, or recorded: nothing to announce
 
-    # Human actions (the API).
+    # Human actions (the API). Each runs in its own transaction, or in the caller's
+    # ``session`` when given; the returned change is then announced only after that commits.
 
     def acknowledge(
-        self, alert_id: str, user: str, at: datetime, note: str | None = None
+        self,
+        alert_id: str,
+        user: str,
+        at: datetime,
+        note: str | None = None,
+        *,
+        session: Session | None = None,
     ) -> AlertChange | None:
         """Acknowledge (stops escalation); None if it already was acknowledged."""
         check_identifier(user, "user")
         at = require_utc(at)
-        with self._transaction() as session:
+        with self._transaction(session) as session:
             alert = _lock_alert(session, alert_id)
             if alert.acknowledged:
                 return None
@@ -178,7 +190,13 @@ class AlertStore:
             return self._record(session, alert, "acknowledged", at, actor=user, note=note)
 
     def assign(
-        self, alert_id: str, assignee: str | None, by: str, at: datetime
+        self,
+        alert_id: str,
+        assignee: str | None,
+        by: str,
+        at: datetime,
+        *,
+        session: Session | None = None,
     ) -> AlertChange | None:
         """Assign to ``assignee`` (None unassigns); None if already so. The timeline entry's
         ``note`` holds the new assignee."""
@@ -186,7 +204,7 @@ class AlertStore:
             check_identifier(assignee, "assignee")
         check_identifier(by, "user")
         at = require_utc(at)
-        with self._transaction() as session:
+        with self._transaction(session) as session:
             alert = _lock_alert(session, alert_id)
             if alert.assignee == assignee:
                 return None
@@ -194,24 +212,46 @@ class AlertStore:
             alert.updated_at = self._clock()
             return self._record(session, alert, "assigned", at, actor=by, note=assignee)
 
-    def add_note(self, alert_id: str, author: str, text: str, at: datetime) -> AlertChange:
-        """Append a note to the timeline (every call appends one)."""
+    def add_note(
+        self,
+        alert_id: str,
+        author: str,
+        text: str,
+        at: datetime,
+        *,
+        key: str | None = None,
+        session: Session | None = None,
+    ) -> AlertChange | None:
+        """Append a note to the timeline. Without ``key`` every call appends one; with a key
+        (the client's idempotency key) a repeat of the same author's key appends nothing and
+        returns None, so a request retried after a lost answer does not note twice."""
         check_identifier(author, "author")
         at = require_utc(at)
-        with self._transaction() as session:
+        event_key = None if key is None else _note_key(author, key)
+        with self._transaction(session) as session:
             alert = _lock_alert(session, alert_id)
+            if event_key is not None and _has_event_key(session, alert_id, event_key):
+                return None
             alert.updated_at = self._clock()
-            return self._record(session, alert, "noted", at, actor=author, note=text)
+            return self._record(
+                session, alert, "noted", at, actor=author, note=text, signal_id=event_key
+            )
 
     def resolve(
-        self, alert_id: str, by: str, at: datetime, note: str | None = None
+        self,
+        alert_id: str,
+        by: str,
+        at: datetime,
+        note: str | None = None,
+        *,
+        session: Session | None = None,
     ) -> AlertChange | None:
         """Clear an active alert by hand (rules without a clear condition, a false alarm);
         None if it is not active. Raises up to ``at`` (and those already counted) are then
         stale, like after an automatic clear."""
         check_identifier(by, "user")
         at = require_utc(at)
-        with self._transaction() as session:
+        with self._transaction(session) as session:
             found = session.get(AlertRow, alert_id)
             if found is None:
                 raise AlertNotFoundError(alert_id)
@@ -340,8 +380,13 @@ class AlertStore:
         if recorded_before is not None:
             query = query.where(AlertEventRow.recorded_at < require_utc(recorded_before))
         with self._reads() as session:
+            # The stored copy predates the event's number (see views.alert_payload).
             return [
-                OutboxEntry(event_id, community, ALERT.decode(payload.encode()))
+                OutboxEntry(
+                    event_id,
+                    community,
+                    ALERT.decode(payload.encode()).model_copy(update={"event_id": event_id}),
+                )
                 for event_id, community, payload in session.execute(query)
             ]
 
@@ -429,6 +474,27 @@ def _already_applied(session: Session, stream: AlertStreamRow, signal_id: str) -
         select(AlertEventRow.id)
         .join(AlertRow, AlertRow.id == AlertEventRow.alert_id)
         .where(AlertEventRow.signal_id == signal_id, *_key_is(stream))
+        .limit(1)
+    )
+    return found is not None
+
+
+NOTE_KEY_PREFIX: Final = "note:"
+MAX_NOTE_KEY: Final = 128
+
+
+def _note_key(author: str, key: str) -> str:
+    """A note's idempotency key as stored in ``signal_id``: per author (one guard's key never
+    swallows another's note), and never equal to a signal's id, which has no ``note:``."""
+    if not 0 < len(key) <= MAX_NOTE_KEY:
+        raise ValueError(f"a note's key must have 1..{MAX_NOTE_KEY} characters")
+    return f"{NOTE_KEY_PREFIX}{author}:{key}"
+
+
+def _has_event_key(session: Session, alert_id: str, event_key: str) -> bool:
+    found = session.scalar(
+        select(AlertEventRow.id)
+        .where(AlertEventRow.alert_id == alert_id, AlertEventRow.signal_id == event_key)
         .limit(1)
     )
     return found is not None

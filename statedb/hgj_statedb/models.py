@@ -188,6 +188,8 @@ class AlertEventRow(Base):
     """Who acted (user id, or the responder role for escalations); None for signals."""
     note: Mapped[str | None] = mapped_column(Text)
     signal_id: Mapped[str | None] = mapped_column(String(255))
+    """What caused the event, for idempotency: the rule engine's signal id, or for a note sent
+    with an idempotency key ``note:{author}:{key}``; None for other human actions."""
     payload: Mapped[str] = mapped_column(Text)
     """The contract's Alert payload (JSON) announcing this change, written in the same
     transaction: the outbox that survives a crash between commit and publish."""
@@ -318,8 +320,12 @@ class RefreshTokenRow(Base):
 class AuditLogRow(Base):
     """Who did what, when, from where, to what, and whether it worked.
 
-    Rows are only ever inserted. ``community`` is set for actions on something that belongs to
-    a community (alerts, devices, commands) and is what a community-scoped reader sees; account
+    Rows are only ever inserted (triggers refuse UPDATE and DELETE, see r0005_audit_chain), and
+    they form a hash chain: ``seq`` numbers them 1, 2, 3, ... in commit order and ``hash``
+    covers the row's content and the previous row's ``hash`` (``prev_hash``), so that editing,
+    deleting or inserting a row breaks the chain where it happened (``hgj_statedb.audit_chain``
+    computes and verifies it). ``community`` is set for actions on something that belongs to a
+    community (alerts, devices, commands) and is what a community-scoped reader sees; account
     actions (logins, user changes) have none and are visible to platform-wide readers only.
     """
 
@@ -329,7 +335,9 @@ class AuditLogRow(Base):
         Index("ix_audit_log_actor_id_ts", "actor_id", "ts"),
         Index("ix_audit_log_community_ts", "community", "ts"),
         Index("ix_audit_log_action_ts", "action", "ts"),
+        UniqueConstraint("seq"),
         CheckConstraint(_one_of("outcome", get_args(AuditOutcome)), name="outcome"),
+        CheckConstraint("seq >= 1", name="seq"),
     )
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
@@ -348,3 +356,31 @@ class AuditLogRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(45))
     """Up to an IPv6 address in text form."""
+    seq: Mapped[int] = mapped_column(BigInteger)
+    """The row's place in the chain, from 1 without gaps, in the order the rows committed."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    """``hash`` of the row ``seq - 1`` (64 zeros for the first row)."""
+    hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of ``prev_hash`` and the row's canonical content."""
+
+
+class AuditChainHeadRow(Base):
+    """The end of the audit chain: one row (``id`` 1) holding the last ``seq`` and ``hash``.
+
+    Writers lock it (``SELECT ... FOR UPDATE``) to append, which serialises them so that two
+    transactions can never both extend the same row and fork the chain; it also anchors the
+    tail, so that deleting the newest records is seen as well (the chain alone would still be
+    consistent without them).
+    """
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("seq >= 0", name="seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    """The last row's ``seq``; 0 while the log is empty."""
+    hash: Mapped[str] = mapped_column(String(64))
+    """The last row's ``hash``; 64 zeros while the log is empty."""

@@ -103,8 +103,13 @@ class TimelineEntry:
         )
 
 
-def alert_payload(alert: AlertView, kind: EventKind, at: datetime) -> Alert:
-    """The contract's payload announcing ``alert`` after a change of ``kind`` at ``at``."""
+def alert_payload(
+    alert: AlertView, kind: EventKind, at: datetime, event_id: int | None = None
+) -> Alert:
+    """The contract's payload announcing ``alert`` after a change of ``kind`` at ``at``.
+
+    ``event_id`` is None only in the copy stored in the outbox, which is written before the
+    database numbers the event; whoever sends it adds the number (``OutboxEntry``)."""
     return Alert(
         ts=at,
         alert_id=alert.alert_id,
@@ -117,8 +122,10 @@ def alert_payload(alert: AlertView, kind: EventKind, at: datetime) -> Alert:
         raised_at=alert.raised_at,
         cleared_at=alert.cleared_at,
         acknowledged_by=alert.acknowledged_by,
+        assignee=alert.assignee,
         message=alert.message[:MESSAGE_LIMIT],
         change=PAYLOAD_CHANGE[kind],
+        event_id=event_id,
     )
 
 
@@ -148,8 +155,9 @@ class AlertChange:
         return {"community": self.alert.community, "rule": self.alert.rule}
 
     def to_payload(self) -> Alert:
-        """The contract's alert payload; ``ts`` is the time of this change."""
-        return alert_payload(self.alert, self.event.kind, self.event.at)
+        """The contract's alert payload; ``ts`` is the time of this change, ``event_id`` its
+        number (consumers drop repeats and older changes by it)."""
+        return alert_payload(self.alert, self.event.kind, self.event.at, self.event.event_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from hgj_api.security.permissions import Role
 from hgj_statedb.models import AuditLogRow, UserRow
+from tests.api_cases.alerts import AlertCases
 from tests.api_cases.audit import AuditReadCases
+from tests.api_cases.audit_chain import AuditChainCases
 from tests.api_cases.auth import AuthCases
 from tests.api_cases.scope import ScopeQueryCases
 from tests.api_cases.users import UserAdminCases
@@ -36,6 +38,14 @@ class TestAuditReadOnPostgres(OnPostgres, AuditReadCases):
 
 
 class TestScopeQueriesOnPostgres(OnPostgres, ScopeQueryCases):
+    pass
+
+
+class TestAlertsOnPostgres(OnPostgres, AlertCases):
+    pass
+
+
+class TestAuditChainOnPostgres(OnPostgres, AuditChainCases):
     pass
 
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+import hgj_statedb.command_models  # noqa: F401  (the command tables are part of the schema)
 from hgj_statedb.alert_store import AlertStore
 from hgj_statedb.models import NO_DEVICE, AlertRow, Base
 from tests.statedb_fixtures import T0, signal

@@ -2,7 +2,9 @@
 
 import pytest
 
+from tests.api_cases.alerts import AlertCases
 from tests.api_cases.audit import AuditReadCases
+from tests.api_cases.audit_chain import AuditChainCases
 from tests.api_cases.auth import AuthCases
 from tests.api_cases.scope import ScopeQueryCases
 from tests.api_cases.users import UserAdminCases
@@ -27,4 +29,12 @@ class TestAuditReadOnSqlite(OnSqliteFile, AuditReadCases):
 
 
 class TestScopeQueriesOnSqlite(OnSqliteFile, ScopeQueryCases):
+    pass
+
+
+class TestAlertsOnSqlite(OnSqliteFile, AlertCases):
+    pass
+
+
+class TestAuditChainOnSqlite(OnSqliteFile, AuditChainCases):
     pass

@@ -130,3 +130,36 @@ def test_the_bootstrap_admin_is_created_once(db_url: str) -> None:
 def test_half_a_bootstrap_admin_is_refused(db_url: str) -> None:
     with pytest.raises(ValueError, match="bootstrap_admin_password"):
         api_settings(db_url, bootstrap_admin_username="hq.admin")
+
+
+def test_the_broker_connection_is_read_and_its_login_defaults_to_the_service_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert settings_from_env().mqtt_host is None  # no broker unless told: no live feed
+    monkeypatch.setenv("HGJ_API_MQTT_HOST", "broker.internal")
+    monkeypatch.setenv("HGJ_API_MQTT_PORT", "8883")
+    monkeypatch.setenv("HGJ_API_MQTT_TLS", "true")
+    monkeypatch.setenv("HGJ_API_INSTANCE", "api-2")
+    settings = settings_from_env()
+    assert (settings.mqtt_host, settings.mqtt_port, settings.mqtt_tls) == (
+        "broker.internal",
+        8883,
+        True,
+    )
+    assert settings.mqtt_login is None  # neither name nor password: connect without
+    monkeypatch.setenv("HGJ_API_MQTT_PASSWORD", "s3cret")
+    assert settings_from_env().mqtt_login == ("svc.api-2", "s3cret")
+    monkeypatch.setenv("HGJ_API_MQTT_USERNAME", "svc.custom")
+    assert settings_from_env().mqtt_login == ("svc.custom", "s3cret")
+    monkeypatch.setenv("HGJ_API_MQTT_HOSTNAME", "typo")
+    with pytest.raises(ValueError, match="HGJ_API_MQTT_HOSTNAME"):
+        settings_from_env()
+
+
+def test_stream_and_summary_settings_are_checked(db_url: str) -> None:
+    assert api_settings(db_url).stream_queue_size == 256
+    with pytest.raises(ValueError, match="stream_queue_size"):
+        api_settings(db_url, stream_queue_size=0)
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        api_settings(db_url, local_timezone="Mars/Olympus")
+    assert str(api_settings(db_url, local_timezone="UTC").zone) == "UTC"

@@ -1,14 +1,16 @@
-"""Reading the audit log (``audit:view``: admins and privacy officers), newest first.
+"""Reading the audit log (``audit:view``: admins and privacy officers), newest first, and
+verifying its hash chain.
 
 A community-scoped reader sees the records of their communities; platform-wide records (sign
 ins, user administration), which belong to no community, are for platform-wide readers.
-Pages are cut by id (``before_id``), which stays correct while new records arrive.
+Pages are cut by id (``before_id``), which stays correct while new records arrive. Verifying
+walks the whole chain, every community's records, so it is for platform-wide readers only.
 """
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 
@@ -17,6 +19,7 @@ from hgj_api.principal import Principal
 from hgj_api.routers import API_V1, PROTECTED
 from hgj_api.scope import scoped
 from hgj_api.security.permissions import Permission
+from hgj_statedb.audit_chain import ChainReport, verify_chain
 from hgj_statedb.models import AuditLogRow, AuditOutcome
 
 router = APIRouter(prefix=f"{API_V1}/audit", tags=["audit"], responses=PROTECTED)
@@ -35,6 +38,8 @@ class AuditEntry(BaseModel):
     detail: dict[str, Any]
     request_id: str | None
     client_ip: str | None
+    seq: int = Field(description="the record's place in the hash chain")
+    hash: str = Field(description="SHA-256 over the previous record's hash and this record")
 
 
 class AuditPage(BaseModel):
@@ -87,3 +92,46 @@ def list_audit(
         items=[AuditEntry.model_validate(r, from_attributes=True) for r in page],
         next_before_id=page[-1].id if len(rows) > limit else None,
     )
+
+
+class ChainBreakOut(BaseModel):
+    seq: int = Field(description="where the chain breaks: the first record that fails")
+    record_id: int | None = Field(description="that record's id, when it exists")
+    problem: str
+
+
+class AuditChainOut(BaseModel):
+    intact: bool
+    records: int = Field(description="records checked (up to the break, if any)")
+    head_seq: int
+    head_hash: str = Field(
+        description="the chain's end: keep a copy elsewhere, and a later rewrite of the whole "
+        "log will show as well"
+    )
+    first_break: ChainBreakOut | None
+
+    @classmethod
+    def of(cls, report: ChainReport) -> "AuditChainOut":
+        found = report.first_break
+        return cls(
+            intact=report.intact,
+            records=report.records,
+            head_seq=report.head_seq,
+            head_hash=report.head_hash,
+            first_break=None
+            if found is None
+            else ChainBreakOut(seq=found.seq, record_id=found.record_id, problem=found.problem),
+        )
+
+
+@router.get("/verify")
+def verify_audit(
+    principal: Annotated[Principal, require(Permission.AUDIT_VIEW)], session: ReadSession
+) -> AuditChainOut:
+    """Check the whole hash chain: is any record changed, missing or inserted? Reports the
+    first broken link. Platform-wide readers only (the chain spans every community)."""
+    if not principal.all_communities:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail="verifying the chain needs a platform-wide reader"
+        )
+    return AuditChainOut.of(verify_chain(session))

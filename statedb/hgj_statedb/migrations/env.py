@@ -8,6 +8,7 @@ database at head (see statedb/README.md).
 from alembic import context
 from sqlalchemy import Connection
 
+import hgj_statedb.command_models  # noqa: F401  (registers the command tables on Base)
 from hgj_statedb.models import Base
 
 config = context.config

@@ -1,0 +1,74 @@
+"""How the command dispatcher connects and times things: a small model the API's settings can
+embed (as ``InfluxConfig`` is for telemetry)."""
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from hgj_api.commands.interlocks import InterlockConfig
+from hgj_contracts.ids import Identifier
+
+
+class CommandConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: Identifier = "hgj"
+    instance: Identifier = Field(
+        default="api-1",
+        description="this replica: its MQTT client id (one persistent session each) and the "
+        "actor of the changes it makes",
+    )
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = Field(default=None, description="default: svc.<instance>")
+    mqtt_password: SecretStr | None = None
+    share_group: Identifier | None = Field(
+        default="api",
+        description="MQTT 5 shared subscription for device results, so that replicas split "
+        "them; None gives every replica every result (they are idempotent, so that is safe)",
+    )
+    session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        description="how long the broker keeps results for a replica that is restarting",
+    )
+    default_ttl_s: float = Field(default=30.0, gt=0, le=3600)
+    max_ttl_s: float = Field(default=3600.0, gt=0, le=86400)
+    ack_timeout_s: float = Field(
+        default=10.0, gt=0, description="no answer from the device for this long: timeout"
+    )
+    result_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="answers still in flight at expires_at count for this long after it",
+    )
+    sweep_interval_s: float | None = Field(
+        default=1.0, gt=0, description="None: no sweeper thread (tests call tick() instead)"
+    )
+    redispatch_after_s: float = Field(
+        default=5.0, gt=0, description="a queued command without a PUBACK is published again"
+    )
+    progress_retry_after_s: float = Field(
+        default=5.0, gt=0, description="an announcement without a PUBACK is published again"
+    )
+    interlocks: InterlockConfig = InterlockConfig()
+
+    @property
+    def username(self) -> str:
+        return self.mqtt_username or f"svc.{self.instance}"
+
+    @property
+    def ack_timeout(self) -> timedelta:
+        return timedelta(seconds=self.ack_timeout_s)
+
+    @property
+    def result_grace(self) -> timedelta:
+        return timedelta(seconds=self.result_grace_s)
+
+    @property
+    def redispatch_after(self) -> timedelta:
+        return timedelta(seconds=self.redispatch_after_s)
+
+    @property
+    def progress_retry_after(self) -> timedelta:
+        return timedelta(seconds=self.progress_retry_after_s)
