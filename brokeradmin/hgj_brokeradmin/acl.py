@@ -74,6 +74,31 @@ def device_account(
     )
 
 
+def gateway_account(
+    root: str, community: str, gateway: str, password: str | None = None
+) -> MqttAccount:
+    """The account of a gateway: one connection that speaks for many devices of one community
+    (a LoRa or NB-IoT concentrator, or the simulator's load mode). It may publish every device
+    channel and read the commands of any device of its community, and nothing outside it.
+
+    Wider than a device account by necessity: the devices behind a gateway change without the
+    broker being told. Its username is a device username (the gateway is a device too).
+    """
+    rules = []
+    for channel in device_channels():
+        # The device id left as '+': any device of this community, no other community.
+        topic = channel.subscription(root=root, community=community)
+        if channel.publisher is Publisher.DEVICE:
+            rules.append(AclRule("write", topic))
+        elif channel.publisher is Publisher.API:
+            rules.append(AclRule("read", topic))
+    return MqttAccount(
+        username=device_username(community, gateway),
+        password=password if password is not None else new_password(),
+        rules=tuple(rules),
+    )
+
+
 def service_account(root: str, service: str, password: str | None = None) -> MqttAccount:
     """The account of a platform service (ingest, api, ...).
 

@@ -1,5 +1,6 @@
 """Command line of the local stack (the Makefile calls these)."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -101,6 +102,12 @@ def status() -> None:
     Console().print(stack_status.render(state, report))
 
 
+class BenchPart(StrEnum):
+    ALL = "all"
+    INGEST = "ingest"
+    SIM = "sim"
+
+
 @app.command()
 def bench(
     messages: Annotated[int, typer.Option(help="backlog size per round")] = 60_000,
@@ -111,11 +118,22 @@ def bench(
     alert_seconds: Annotated[
         float, typer.Option(help="how long smoke alarms are timed under telemetry load")
     ] = 30.0,
+    sim_messages: Annotated[
+        int, typer.Option(help="messages per round of the simulator's load-mode bench")
+    ] = 60_000,
+    sim_rounds: Annotated[int, typer.Option(help="rounds of the load-mode bench")] = 5,
+    only: Annotated[BenchPart, typer.Option(help="run one part only")] = BenchPart.ALL,
 ) -> None:
-    """Ingest throughput as a ratio to a raw paho → InfluxDB pipe, and alert latency under
-    load beside a raw MQTT round trip, same run."""
-    from hgj_devstack import bench as ingest_bench
-    from hgj_devstack.bench_alerts import AlertBenchParams
+    """Ingest throughput as a ratio to a raw paho → InfluxDB pipe, alert latency under load
+    beside a raw MQTT round trip, and the simulator's load mode as a ratio to a bare paho
+    publisher; each measured against its baseline in the same run."""
+    if only in (BenchPart.ALL, BenchPart.INGEST):
+        from hgj_devstack import bench as ingest_bench
+        from hgj_devstack.bench_alerts import AlertBenchParams
 
-    alerts = AlertBenchParams(duration_s=alert_seconds)
-    ingest_bench.run(total=messages, rounds=rounds, results_file=output, alerts=alerts)
+        alerts = AlertBenchParams(duration_s=alert_seconds)
+        ingest_bench.run(total=messages, rounds=rounds, results_file=output, alerts=alerts)
+    if only in (BenchPart.ALL, BenchPart.SIM):
+        from hgj_devstack import bench_sim
+
+        bench_sim.run(total=sim_messages, rounds=sim_rounds, results_file=output)

@@ -121,6 +121,10 @@ def run(options: RunOptions) -> int:
         ]
         for community in options.communities:
             sim_args += ["--community", community]
+        if broker.embedded:
+            # A subscription per device makes the pure-Python stand-in match every message
+            # against hundreds of filters; it then falls behind. Commands need Mosquitto.
+            sim_args.append("--no-commands")
         children["simulators"] = _spawn(sim_args, logs / "simulators.log", dict(os.environ))
         state = StackState(
             root=options.root,

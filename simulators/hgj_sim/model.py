@@ -5,16 +5,20 @@
 """
 
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from hgj_contracts.ids import Identifier
-from hgj_sim.inventory import SimDevice, building_devices
+from hgj_sim.inventory import SimDevice, building_devices, compound_devices
 from hgj_sim.layout import BuildingLayout, ReportIntervals, StrictModel
+from hgj_sim.site import CompoundLayout, FaultRates, GridLayout
+from hgj_sim.yamlfile import DataFileError, format_errors, read_mapping
 
 BUILTIN_COMMUNITIES = ("guangsha", "guanbeigou")
 
@@ -28,12 +32,14 @@ __all__ = [
 ]
 
 
-class CommunityFileError(ValueError):
+class CommunityFileError(DataFileError):
     """A community file that cannot be read or does not describe a valid community."""
 
 
 class Community(StrictModel):
-    """A residential compound (小区) and the sensors it has."""
+    """A residential community (社区): its buildings, compounds, grids and devices."""
+
+    model_config = StrictModel.model_config | {"ignored_types": (cached_property,)}
 
     id: Identifier
     name_zh: Annotated[str, Field(min_length=1, max_length=60)]
@@ -43,26 +49,82 @@ class Community(StrictModel):
     stay readable on a console listing several communities."""
     report_interval_s: ReportIntervals = ReportIntervals()
     buildings: Annotated[list[BuildingLayout], Field(min_length=1, max_length=99)]
+    compounds: Annotated[list[CompoundLayout], Field(max_length=20)] = Field(default_factory=list)
+    """Walled compounds (小区) and their gates; none: only the buildings are simulated."""
+    grids: Annotated[list[GridLayout], Field(max_length=50)] = Field(default_factory=list)
+    """Grids (网格) of the community's grid management, each with its grid worker."""
+    faults: FaultRates = FaultRates()
 
     @model_validator(mode="after")
-    def _buildings_numbered_once(self) -> "Community":
-        counts = Counter(b.number for b in self.buildings)
+    def _consistent(self) -> "Community":
+        numbers = [b.number for b in self.buildings]
+        counts = Counter(numbers)
         repeated = sorted(n for n, c in counts.items() if c > 1)
         if repeated:
             raise ValueError(f"building numbers used more than once: {repeated}")
+        _partition("compound", {c.id: c.buildings for c in self.compounds}, set(numbers))
+        _partition("grid", {g.id: g.buildings for g in self.grids}, set(numbers))
+        gates = Counter(g.name for c in self.compounds for g in c.gates)
+        if any(n > 1 for n in gates.values()):
+            raise ValueError(f"gate names used more than once: {sorted(gates)}")
         # Building the inventory here surfaces ids that break the contract's id pattern
         # (a long prefix) at load time rather than when the first device connects.
-        self.devices  # noqa: B018
+        ids = Counter(d.id for d in self.devices)
+        clashes = sorted(i for i, c in ids.items() if c > 1)
+        if clashes:
+            raise ValueError(f"device ids generated twice: {clashes[:5]}")
         return self
 
-    @property
+    @cached_property
     def devices(self) -> tuple[SimDevice, ...]:
-        """Every device, building by building, in a stable order."""
-        return tuple(
-            device
-            for building in sorted(self.buildings, key=lambda b: b.number)
-            for device in building_devices(self.device_prefix, building, self.report_interval_s)
-        )
+        """Every device: building by building, then each compound's equipment; stable order."""
+        compound_of = {n: c.id for c in self.compounds for n in c.buildings}
+        grid_of = {n: g.id for g in self.grids for n in g.buildings}
+        found: list[SimDevice] = []
+        for building in sorted(self.buildings, key=lambda b: b.number):
+            found.extend(
+                replace(
+                    d, compound=compound_of.get(building.number), grid=grid_of.get(building.number)
+                )
+                for d in building_devices(self.device_prefix, building, self.report_interval_s)
+            )
+        for compound in self.compounds:
+            found.extend(compound_devices(self.device_prefix, compound, self.report_interval_s))
+        return tuple(found)
+
+    def device(self, device_id: str) -> SimDevice:
+        """The device with this id; KeyError naming the community when there is none."""
+        for device in self.devices:
+            if device.id == device_id:
+                return device
+        raise KeyError(f"{self.id} has no device {device_id!r}")
+
+    def grid_of(self, building: int | None) -> GridLayout | None:
+        return next((g for g in self.grids if building in g.buildings), None)
+
+
+def _partition(what: str, groups: dict[str, list[int]], buildings: set[int]) -> None:
+    """Each building in at most one group; every building in one when there are groups."""
+    if not groups:
+        return
+    seen: Counter[int] = Counter(n for members in groups.values() for n in members)
+    twice = sorted(n for n, c in seen.items() if c > 1)
+    unknown = sorted(set(seen) - buildings)
+    missing = sorted(buildings - set(seen))
+    problems = _describe(
+        [
+            (twice, "in more than one"),
+            (unknown, "listed but not described under buildings in a"),
+            (missing, "in no"),
+        ],
+        what,
+    )
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _describe(cases: Iterable[tuple[list[int], str]], what: str) -> list[str]:
+    return [f"buildings {numbers} are {text} {what}" for numbers, text in cases if numbers]
 
 
 def builtin_community_path(name: str) -> Path:
@@ -85,27 +147,14 @@ def _resolve(name_or_path: str | Path) -> Path:
     return builtin_community_path(name_or_path)
 
 
-def _format_errors(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-        for e in exc.errors(include_url=False)
-    )
-
-
 def load_community(name_or_path: str | Path) -> Community:
     """Read a built-in community by name, or any community file by path."""
     path = _resolve(name_or_path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CommunityFileError(f"{path}: cannot read community file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CommunityFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise CommunityFileError(f"{path}: expected a mapping at the top level")
+        data = read_mapping(path, "community")
+    except DataFileError as exc:
+        raise CommunityFileError(str(exc)) from None
     try:
         return Community.model_validate(data)
     except ValidationError as exc:
-        raise CommunityFileError(f"{path}: {_format_errors(exc)}") from None
+        raise CommunityFileError(f"{path}: {format_errors(exc)}") from None

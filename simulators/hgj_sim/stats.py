@@ -13,6 +13,14 @@ class SimStats:
     """Devices with a live MQTT session now."""
     sent: int = 0
     """Telemetry messages acknowledged by the broker (PUBACK)."""
+    events: int = 0
+    """Event messages acknowledged by the broker."""
+    answers: int = 0
+    """Command results and state updates acknowledged by the broker."""
+    commands: int = 0
+    """Commands received."""
+    skipped: int = 0
+    """Readings not taken because the device was offline or too far behind."""
     failed: int = 0
     """Telemetry publishes that failed; each is sent again after the device reconnects."""
     refused: int = 0
@@ -29,3 +37,12 @@ class SimStats:
     @property
     def errors(self) -> int:
         return self.failed + self.refused + self.connect_failures
+
+    def count(self, channel: str) -> None:
+        """One acknowledged publish on this contract channel."""
+        if channel == "telemetry":
+            self.sent += 1
+        elif channel == "event":
+            self.events += 1
+        elif channel in ("command_result", "device_state"):
+            self.answers += 1

@@ -9,17 +9,19 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from hgj_contracts import DEVICE_STATUS, TELEMETRY, DeviceStatus, Telemetry, match_topic
+from hgj_contracts import DEVICE_STATUS, EVENT, TELEMETRY, DeviceStatus, Telemetry, match_topic
 from hgj_devstack.accounts import MqttAccount, admin_account, device_account
 from hgj_devstack.mosquitto import Mosquitto
 from hgj_sim.model import Community, load_community
 from hgj_sim.runner import Backoff, BrokerAddress, SimStats, run_community
+from hgj_sim.scenario import PreparedScenario, load_scenario, play_scenario
 from tests.helpers import MosquittoFactory, MqttTestClient, Received, wait_until
 
 pytestmark = pytest.mark.integration
@@ -325,3 +327,123 @@ def test_devices_come_back_after_a_broker_restart(
     assert {d: (s.state, s.reason) for d, (s, _flag) in retained.items()} == {
         d: ("offline", "shutdown") for d in devices
     }
+
+
+def test_a_flap_publishes_the_will_and_what_happened_meanwhile_follows_the_reconnect(
+    broker: Mosquitto,
+    root: str,
+    community: Community,
+    credentials: dict[str, str],
+    watcher: MqttTestClient,
+    tmp_path: Path,
+) -> None:
+    scenario_file = tmp_path / "flap.yaml"
+    scenario_file.write_text(
+        yaml.safe_dump(
+            {
+                "id": "flap",
+                "title_zh": "断网",
+                "title_en": "A flap",
+                "community": community.id,
+                "duration": 30,
+                "cast": {"probe": {"type": "water_leak"}},
+                "timeline": [
+                    {"at": 10, "device": "probe", "link": "down"},
+                    {"at": 15, "device": "probe", "event": {"kind": "tamper", "active": True}},
+                    {"at": 20, "device": "probe", "link": "up"},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    run = PreparedScenario.prepare(load_scenario(scenario_file), community, speed=30)
+    probe = run.cast["probe"][0].id
+    watcher.subscribe(EVENT.subscription(root=root, community=community.id))
+    stats = SimStats()
+    play = play_scenario(
+        run,
+        BrokerAddress(broker.host, broker.port),
+        root,
+        credentials,
+        stop=asyncio.Event(),
+        stats=stats,
+        cast_only=True,
+    )
+    asyncio.run(asyncio.wait_for(play, TIMEOUT))
+
+    wait_until(
+        lambda: len(_statuses(watcher.messages).get(probe, [])) == 4,
+        TIMEOUT,
+        message="four statuses",
+    )
+    order = [
+        (s.state, s.reason) if (s := _status_or_none(m)) else match_topic(m.topic).channel.name
+        for m in watcher.messages
+        if _device_of(m) == probe and match_topic(m.topic).channel is not TELEMETRY
+    ]
+    assert order == [
+        ("online", "startup"),
+        ("offline", "connection_lost"),  # the broker's will
+        ("online", "reconnect"),
+        "event",  # kept while offline, sent once back, with the time it happened
+        ("offline", "shutdown"),
+    ]
+    tamper = next(EVENT.decode(m.payload) for m in watcher.messages if "/event/" in m.topic)
+    assert tamper.ts == run.origin + timedelta(seconds=15)
+
+
+def test_faults_flap_devices_and_they_come_back(
+    broker: Mosquitto,
+    root: str,
+    community_file: Path,
+    credentials: dict[str, str],
+    watcher: MqttTestClient,
+    tmp_path: Path,
+) -> None:
+    """`run --faults` at a high speed: within a second every device has lost its link at least
+    once (its will published) and reconnected."""
+    data = yaml.safe_load(community_file.read_text(encoding="utf-8"))
+    data["faults"] = {"flaps_per_day": 1000, "offline_periods_per_day": 0, "flap_seconds": [5, 20]}
+    flaky = load_community(_write_yaml(tmp_path / "flaky.yaml", data))
+    devices = {d.id for d in flaky.devices}
+    stats = SimStats()
+
+    async def simulate() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_community(
+                flaky,
+                BrokerAddress(broker.host, broker.port),
+                root,
+                credentials,
+                speed=1000,
+                stop=stop,
+                stats=stats,
+                faults=True,
+                backoff=Backoff(initial_s=0.05, maximum_s=0.1),
+            )
+        )
+
+        def flapped() -> bool:
+            reasons = {d: {s.reason for s in seq} for d, seq in _statuses(watcher.messages).items()}
+            return all({"connection_lost", "reconnect"} <= reasons.get(d, set()) for d in devices)
+
+        try:
+            await asyncio.to_thread(wait_until, flapped, TIMEOUT, message="a flap of every device")
+        finally:
+            stop.set()
+            await task
+
+    asyncio.run(asyncio.wait_for(simulate(), 2 * TIMEOUT))
+    assert stats.connects > len(devices)
+
+
+def _write_yaml(path: Path, data: object) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _status_or_none(message: Received) -> DeviceStatus | None:
+    if match_topic(message.topic).channel is DEVICE_STATUS:
+        return DEVICE_STATUS.decode(message.payload)
+    return None

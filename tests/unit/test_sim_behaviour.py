@@ -7,7 +7,7 @@ from statistics import mean
 import pytest
 
 from hgj_contracts import DEVICE_STATUS, METRICS, TELEMETRY, Telemetry
-from hgj_sim.behaviour import DeviceBehaviour, solar_hour
+from hgj_sim.behaviour import BEIJING_TIME, DeviceBehaviour, solar_hour
 from hgj_sim.inventory import BASEMENT_FLOOR, SimDevice
 from hgj_sim.model import load_community
 
@@ -16,8 +16,16 @@ T0 = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
 EXPECTED_METRICS = {
     "temp_humidity": {"temperature", "humidity", "battery", "rssi"},
     "smoke_detector": {"smoke_density", "battery", "rssi"},
-    "water_leak": {"water_leak", "battery", "rssi"},
+    "water_leak": {"water_leak", "water_level", "battery", "rssi"},
     "door_contact": {"door_open", "battery", "rssi"},
+    "access_controller": {"door_open", "uptime"},
+    "gate": {"door_open", "uptime"},
+    "face_camera": {"frame_rate", "uptime"},
+    "camera": {"frame_rate", "uptime"},
+    "elevator_camera": {"frame_rate", "uptime"},
+    "charging_monitor": {"current", "voltage", "power", "energy", "switch_on"},
+    "street_light": {"switch_on", "power", "energy", "illuminance"},
+    "water_pump": {"switch_on", "flow", "pressure", "current"},
 }
 
 
@@ -144,7 +152,69 @@ def test_naive_time_is_refused() -> None:
         DeviceBehaviour(_device("door_contact")).next_telemetry(datetime(2026, 1, 1))
 
 
-def test_device_type_without_behaviour_is_refused() -> None:
-    camera = SimDevice("cam-1", "camera", 1, None, 1, "gate", 60.0)
-    with pytest.raises(ValueError, match="no behaviour for device type 'camera'"):
-        DeviceBehaviour(camera)
+def test_readings_stay_clear_of_the_shipped_alert_thresholds() -> None:
+    """A normal day must raise nothing: no temperature near 60 °C, no sump near 5 cm, no
+    corridor socket near 1 A, no charging-shed socket near 8 A, no battery near 15 %."""
+    for name in ("guangsha", "guanbeigou"):
+        for device in load_community(name).devices:
+            behaviour = DeviceBehaviour(device, seed=11)
+            for p in _readings(behaviour, 48, timedelta(minutes=30)):
+                values = {k: r.value for k, r in p.metrics.items()}
+                assert values.get("temperature", 0) < 50
+                assert values.get("water_level", 0) < 2
+                assert values.get("battery", 100) > 25
+                limit = 6 if device.place == "charging_area" else 0.3
+                assert values.get("current", 0) < (
+                    20 if device.device_type == "water_pump" else limit
+                )
+
+
+def test_overrides_hold_until_cleared() -> None:
+    behaviour = DeviceBehaviour(_device("water_leak"), seed=1)
+    behaviour.set_readings({"water_leak": 1, "water_level": 12.5})
+    flooded = behaviour.next_telemetry(T0).metrics
+    assert (flooded["water_leak"].value, flooded["water_level"].value) == (1.0, 12.5)
+    assert behaviour.next_telemetry(T0 + timedelta(minutes=1)).metrics["water_level"].value == 12.5
+    behaviour.set_readings({"water_leak": None, "water_level": None})
+    assert behaviour.next_telemetry(T0 + timedelta(minutes=2)).metrics["water_level"].value < 2
+    with pytest.raises(ValueError, match="unknown metric 'depth'"):
+        behaviour.set_readings({"depth": 1.0})
+
+
+def test_switches_and_gates_follow_their_actuators() -> None:
+    community = load_community("guanbeigou")
+    socket = DeviceBehaviour(community.device("gbg-b05-u2-socket-f01"))
+    light = DeviceBehaviour(community.device("gbg-east-light-01"))
+    socket.actuators["switch_on"] = False
+    off = socket.next_telemetry(T0).metrics
+    assert (off["current"].value, off["switch_on"].value) == (0.0, 0.0)
+    midnight_local = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)
+    assert light.next_telemetry(midnight_local).metrics["switch_on"].value == 1.0
+    light.actuators["switch_on"] = False  # switched off by hand overrides the schedule
+    assert light.next_telemetry(midnight_local).metrics["switch_on"].value == 0.0
+
+
+def test_energy_counts_up_and_uptime_restarts_with_the_device() -> None:
+    light = DeviceBehaviour(load_community("guangsha").device("gs-main-light-01"), seed=2)
+    dusk = T0 - timedelta(hours=12)  # 20:00 in Jiuquan
+    night = [light.next_telemetry(dusk + timedelta(hours=h)) for h in range(5)]
+    energy = [p.metrics["energy"].value for p in night]
+    assert energy == sorted(energy)
+    assert energy[-1] > energy[0]
+    assert night[-1].metrics["power"].value > 50
+    gate = DeviceBehaviour(load_community("guangsha").device("gs-gate-north"))
+    gate.next_telemetry(T0)
+    assert gate.next_telemetry(T0 + timedelta(hours=1)).metrics["uptime"].value == 3600
+    gate.restart(T0 + timedelta(hours=2))
+    later = gate.next_telemetry(T0 + timedelta(hours=2, seconds=30))
+    assert (later.seq, later.metrics["uptime"].value) == (1, 30)
+
+
+def test_pumps_follow_the_day_and_mains_devices_have_no_battery() -> None:
+    pump = DeviceBehaviour(load_community("guangsha").device("gs-b06-pump"), seed=4)
+    morning = datetime(2026, 11, 27, 7, 30, tzinfo=BEIJING_TIME)
+    small_hours = datetime(2026, 11, 27, 3, 30, tzinfo=BEIJING_TIME)
+    busy = [pump.next_telemetry(morning + timedelta(days=d)).metrics for d in range(5)]
+    quiet = [pump.next_telemetry(small_hours + timedelta(days=d)).metrics for d in range(5)]
+    assert mean(m["flow"].value for m in busy) > mean(m["flow"].value for m in quiet) + 3
+    assert all("battery" not in m and "rssi" not in m for m in busy)

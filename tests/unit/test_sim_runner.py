@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from hgj_contracts import match_topic
 from hgj_sim.cli import app
 from hgj_sim.credentials import CredentialsError, community_usernames
 from hgj_sim.model import load_community
 from hgj_sim.runner import Backoff, BrokerAddress, SimStats, run_community
+from hgj_sim.scenario import builtin_scenarios
+
+WIDE = {"COLUMNS": "200"}
+"""Rich tables and error panels wrap at the terminal's width; tests read them unwrapped."""
 
 # Nothing listens here; the checks must fail before anything tries to connect.
 NOWHERE = BrokerAddress("127.0.0.1", 9)
@@ -57,17 +62,53 @@ def test_backoff_doubles_up_to_its_ceiling_with_jitter() -> None:
 
 
 def test_cli_list_prints_counts_by_type_and_building() -> None:
-    result = CliRunner().invoke(app, ["list", "--community", "guangsha"])
+    result = CliRunner().invoke(app, ["list", "--community", "guangsha"], env=WIDE)
     assert result.exit_code == 0, result.output
     assert "广厦小区 Guangsha Community (guangsha)" in result.output
     rows = {
-        cells[0]: [int(c) for c in cells[1:]]
+        cells[0]: [int(c) if c else 0 for c in cells[1:]]
         for line in result.output.splitlines()
         if (cells := [c.strip() for c in line.split("│")[1:-1]]) and cells[-1].isdigit()
     }
-    # columns: door, smoke, temp/RH, leak, total
-    assert rows["6号楼 11F x2"] == [2, 22, 1, 1, 26]
-    assert rows["total"] == [21, 111, 8, 8, 148]
+    # columns: b1 .. b8, site (compound equipment), total
+    assert rows["smoke"] == [9, 9, 9, 9, 9, 22, 22, 22, 0, 111]
+    assert rows["lift cam"] == [0, 0, 0, 0, 0, 2, 2, 2, 0, 6]
+    assert rows["gate"] == [0] * 8 + [3, 3]
+    assert rows["total"] == [21, 21, 21, 21, 21, 35, 35, 35, 33, 243]
+    assert "gs-grid-3 广厦第三网格" in result.output
+    assert "张丽娟" in result.output
+
+
+def test_cli_help_names_every_command() -> None:
+    result = CliRunner().invoke(app, ["--help"], env=WIDE)
+    assert result.exit_code == 0
+    for command in ("run", "list", "scenarios", "load"):
+        assert command in result.output
+    for command in ("run", "list", "scenarios", "load"):
+        assert CliRunner().invoke(app, [command, "--help"], env=WIDE).exit_code == 0
+
+
+def test_cli_scenarios_lists_every_scenario_and_shows_one() -> None:
+    listing = CliRunner().invoke(app, ["scenarios"], env=WIDE)
+    assert listing.exit_code == 0, listing.output
+    for name in builtin_scenarios():
+        assert name in listing.output
+    shown = CliRunner().invoke(app, ["scenarios", "night-stranger"], env=WIDE)
+    assert shown.exit_code == 0, shown.output
+    assert "night_stranger_gate" in shown.output
+    assert "gs-gate-north-cam" in shown.output
+
+
+def test_cli_scenarios_dry_run_prints_contract_messages() -> None:
+    result = CliRunner().invoke(app, ["scenarios", "smoke-5f", "--dry-run", "--root", "t1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) > 5
+    for line in lines:
+        _, topic, payload = line.split(maxsplit=2)
+        match = match_topic(topic)
+        match.channel.decode(payload.encode(), match.params)
+    assert any("/event/smoke " in line for line in lines)
 
 
 def test_cli_run_refuses_a_credentials_file_lacking_devices(tmp_path: Path) -> None:
@@ -77,4 +118,19 @@ def test_cli_run_refuses_a_credentials_file_lacking_devices(tmp_path: Path) -> N
         app, ["run", "-c", "guangsha", "--port", "9", "--credentials", str(creds)]
     )
     assert result.exit_code == 2
-    assert "no password for 148 device(s)" in result.output
+    assert "no password for 243 device(s)" in result.output
+
+
+def test_cli_run_refuses_a_scenario_with_interval_or_several_communities(tmp_path: Path) -> None:
+    creds = tmp_path / "creds.json"
+    creds.write_text("{}", encoding="utf-8")
+    base = ["run", "--port", "9", "--credentials", str(creds), "--scenario", "smoke-5f"]
+    mixed = CliRunner().invoke(app, [*base, "--interval", "5"])
+    assert mixed.exit_code == 2
+    assert "do not go with --scenario" in mixed.output
+    two = CliRunner().invoke(app, [*base, "-c", "guangsha", "-c", "guanbeigou"])
+    assert two.exit_code == 2
+    assert "a scenario plays on one community" in two.output
+    cast = CliRunner().invoke(app, [*base, "--cast-only"], env=WIDE)
+    assert cast.exit_code == 2
+    assert "no password for 1 device(s): guangsha.gs-b03-u2-smoke-f05" in cast.output

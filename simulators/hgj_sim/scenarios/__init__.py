@@ -1,0 +1,1 @@
+"""Scenario files (data): see simulators/README.md for the format."""
