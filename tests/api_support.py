@@ -13,10 +13,12 @@ from fastapi.testclient import TestClient
 
 from hgj_api import accounts
 from hgj_api.app import create_app
+from hgj_api.broker_accounts import BrokerAccounts, BrokerUnavailableError
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.permissions import Role
 from hgj_api.services import Services
 from hgj_api.settings import ApiSettings
+from hgj_brokeradmin.acl import MqttAccount
 from tests.statedb_fixtures import T0
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef-0123456789abcdef"
@@ -99,9 +101,36 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def start_api(settings: ApiSettings, clock: FakeClock | None = None) -> Iterator[Api]:
+class FakeBrokerAccounts:
+    """The broker's accounts as a dict; ``fail`` makes every change raise, like a broker that
+    is down."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, MqttAccount] = {}
+        self.fail = False
+
+    def put(self, account: MqttAccount) -> None:
+        self._check()
+        self.accounts[account.username] = account
+
+    def revoke(self, username: str) -> None:
+        self._check()
+        self.accounts.pop(username, None)
+
+    def _check(self) -> None:
+        if self.fail:
+            raise BrokerUnavailableError("the broker refused or did not answer: (test)")
+
+
+def start_api(
+    settings: ApiSettings,
+    clock: FakeClock | None = None,
+    broker_accounts: BrokerAccounts | None = None,
+) -> Iterator[Api]:
     clock = clock or FakeClock()
-    app = create_app(settings, clock=clock, passwords=FAST_PASSWORDS)
+    app = create_app(
+        settings, clock=clock, passwords=FAST_PASSWORDS, broker_accounts=broker_accounts
+    )
     with TestClient(app) as client:
         yield Api(app, client, clock)
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from hgj_contracts import Severity
 from hgj_statedb.alert_store import AlertStore
 from hgj_statedb.db import make_engine, migrate, normalise_url
-from hgj_statedb.models import Base
+from hgj_statedb.schema import metadata
 from hgj_statedb.signals import AlertSignal
 
 POSTGRES_SERVER_URL = os.environ.get(
@@ -134,5 +134,5 @@ def postgres_database(postgres_server: Engine) -> Iterator[Engine]:
 def postgres_state_db_url(postgres_database: Engine) -> str:
     """The module's database, emptied for this test."""
     with postgres_database.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(Base.metadata.tables)}"))
+        connection.execute(text(f"TRUNCATE {', '.join(metadata.tables)}"))
     return postgres_database.url.render_as_string(hide_password=False)

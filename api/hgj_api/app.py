@@ -18,11 +18,12 @@ from starlette.responses import Response
 
 from hgj_api import __doc__ as _about
 from hgj_api.audit import AuditLog
+from hgj_api.broker_accounts import BrokerAccounts, DynsecBrokerAccounts, NoBrokerAccounts
 from hgj_api.database import Database
 from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics, MetricsMiddleware
 from hgj_api.request_id import RequestIdMiddleware
-from hgj_api.routers import alerts, audit, auth, health, stream, users
+from hgj_api.routers import alerts, audit, auth, devices, health, places, stream, users
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.tokens import AccessTokens
 from hgj_api.services import Services
@@ -40,6 +41,14 @@ TAGS = [
         "assign, note, resolve, and the summary for a screen's header.",
     },
     {
+        "name": "places",
+        "description": "Communities, grids (网格) and grid workers, buildings and units.",
+    },
+    {
+        "name": "devices",
+        "description": "The device registry, broker credentials, and each device's presence.",
+    },
+    {
         "name": "audit",
         "description": "Who did what, hash-chained: for admins and privacy officers.",
     },
@@ -53,14 +62,18 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     passwords: Passwords | None = None,
+    broker_accounts: BrokerAccounts | None = None,
 ) -> FastAPI:
-    """The API for ``settings`` (from the environment when None). ``clock`` and ``passwords``
-    are for tests: a clock they move, and cheaper Argon2 parameters."""
+    """The API for ``settings`` (from the environment when None). ``clock``, ``passwords`` and
+    ``broker_accounts`` are for tests: a clock they move, cheaper Argon2 parameters, and a
+    stand-in for the broker where none runs."""
     settings = settings or settings_from_env()
     check_settings(settings)
     metrics = ApiMetrics()
     database = Database.open(settings.state_db_url)
     alert_store = AlertStore(database.engine, clock)
+    if broker_accounts is None:
+        broker_accounts = _broker_accounts(settings)
     services = Services(
         settings=settings,
         database=database,
@@ -76,6 +89,7 @@ def create_app(
         clock=clock,
         alerts=alert_store,
         live=LiveService(settings, alert_store, metrics),
+        broker_accounts=broker_accounts,
     )
 
     @asynccontextmanager
@@ -87,6 +101,8 @@ def create_app(
         finally:
             await run_in_threadpool(services.live.stop)
             services.database.close()
+            if isinstance(services.broker_accounts, DynsecBrokerAccounts):
+                services.broker_accounts.close()
 
     app = FastAPI(
         title="Hongguanjia API",
@@ -106,6 +122,8 @@ def create_app(
         users.router,
         alerts.router,
         stream.router,
+        places.router,
+        devices.router,
         audit.router,
     ):
         app.include_router(router)
@@ -138,3 +156,14 @@ def _start(services: Services) -> None:
         return
     bootstrap_admin(services)
     check_weak_passwords(services)
+
+
+def _broker_accounts(settings: ApiSettings) -> BrokerAccounts:
+    if settings.broker_control_password is None or settings.mqtt_host is None:
+        return NoBrokerAccounts()
+    return DynsecBrokerAccounts(
+        settings.mqtt_host,
+        settings.mqtt_port,
+        settings.broker_control_password.get_secret_value(),
+        tls=settings.mqtt_tls,
+    )

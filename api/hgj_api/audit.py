@@ -44,6 +44,17 @@ class AuditAction(StrEnum):
     ALERT_ASSIGN = "alert.assign"
     ALERT_NOTE = "alert.note"
     ALERT_RESOLVE = "alert.resolve"
+    COMMUNITY_CREATE = "community.create"
+    COMMUNITY_UPDATE = "community.update"
+    GRID_CREATE = "grid.create"
+    GRID_WORKER_CREATE = "grid_worker.create"
+    BUILDING_CREATE = "building.create"
+    UNIT_CREATE = "unit.create"
+    DEVICE_CREATE = "device.create"
+    DEVICE_UPDATE = "device.update"
+    DEVICE_DISABLE = "device.disable"
+    DEVICE_ENABLE = "device.enable"
+    DEVICE_CREDENTIALS = "device.credentials"
 
 
 @dataclass(frozen=True, slots=True)

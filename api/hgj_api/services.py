@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hgj_api.audit import AuditLog
+from hgj_api.broker_accounts import BrokerAccounts
 from hgj_api.database import Database
 from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics
@@ -27,6 +28,7 @@ class Services:
     """The alert lifecycle (human actions and queries), on the same engine as ``database``."""
     live: LiveService
     """The live stream's hub and MQTT feed, and the announcer of alert changes made here."""
+    broker_accounts: BrokerAccounts
 
     @property
     def refresh_ttl(self) -> timedelta:

@@ -110,6 +110,17 @@ class ApiSettings(BaseSettings):
     local_timezone: str = Field(
         default="Asia/Shanghai", description="where 'today' starts for the alert summary"
     )
+    broker_control_password: SecretStr | None = Field(
+        default=None,
+        description="password of the broker's `broker-control` account, which creates and "
+        "revokes device credentials (over HGJ_API_MQTT_HOST); without it devices are "
+        "registered without credentials",
+    )
+    device_broker_url: str | None = Field(
+        default=None,
+        description="where devices connect (mqtts://iot.example.org:8883), returned with "
+        "newly issued credentials",
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

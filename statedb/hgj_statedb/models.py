@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -210,6 +211,9 @@ class DeviceRow(Base):
     """
 
     __tablename__ = "devices"
+    __table_args__ = (
+        CheckConstraint("report_interval_s IS NULL OR report_interval_s > 0", name="interval"),
+    )
 
     community: Mapped[str] = mapped_column(_ID, primary_key=True)
     device: Mapped[str] = mapped_column(_ID, primary_key=True)
@@ -218,6 +222,28 @@ class DeviceRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     """Wall-clock time of the last registration or change."""
+
+    # Where it is and what it does (the registry; all optional so that a device registered by
+    # id alone, as ingest's registry and `make run` do, stays valid). No foreign keys to the
+    # place tables for the same reason; the API checks places when it writes them.
+    name: Mapped[str | None] = mapped_column(String(128))
+    building: Mapped[str | None] = mapped_column(_ID)
+    unit: Mapped[str | None] = mapped_column(_ID)
+    floor: Mapped[int | None] = mapped_column(Integer)
+    location: Mapped[str | None] = mapped_column(String(255))
+    """Free text for people: "north gate", "B3 basement pump room"."""
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    """Command actions the device accepts (open_gate, set_switch, ...)."""
+    report_interval_s: Mapped[float | None] = mapped_column(Float)
+    credentials_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When its current broker password was issued; None: it has no broker account."""
+
+    # Presence, from its retained status messages (event time wins: an older status never
+    # overwrites a newer one).
+    online: Mapped[bool | None] = mapped_column(Boolean)
+    status_reason: Mapped[str | None] = mapped_column(String(32))
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Event time of the status that set ``online``."""
 
 
 class UserRow(Base):

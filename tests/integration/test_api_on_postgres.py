@@ -12,6 +12,7 @@ from tests.api_cases.alerts import AlertCases
 from tests.api_cases.audit import AuditReadCases
 from tests.api_cases.audit_chain import AuditChainCases
 from tests.api_cases.auth import AuthCases
+from tests.api_cases.registry import RegistryCases
 from tests.api_cases.scope import ScopeQueryCases
 from tests.api_cases.users import UserAdminCases
 from tests.api_support import Api
@@ -46,6 +47,10 @@ class TestAlertsOnPostgres(OnPostgres, AlertCases):
 
 
 class TestAuditChainOnPostgres(OnPostgres, AuditChainCases):
+    pass
+
+
+class TestRegistryOnPostgres(OnPostgres, RegistryCases):
     pass
 
 

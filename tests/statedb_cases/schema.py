@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-import hgj_statedb.command_models  # noqa: F401  (the command tables are part of the schema)
 from hgj_statedb.alert_store import AlertStore
-from hgj_statedb.models import NO_DEVICE, AlertRow, Base
+from hgj_statedb.models import NO_DEVICE, AlertRow
+from hgj_statedb.schema import metadata
 from tests.statedb_fixtures import T0, signal
 
 
@@ -44,18 +44,16 @@ class SchemaCases:
     def test_migrations_match_the_models(self, store: AlertStore) -> None:
         with store.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
+            assert compare_metadata(context, metadata) == []
             # Alembic does not compare the WHERE of partial indexes: compare them here.
             inspector = inspect(connection)
             reflected = {
-                ix["name"]: ix
-                for table in Base.metadata.tables
-                for ix in inspector.get_indexes(table)
+                ix["name"]: ix for table in metadata.tables for ix in inspector.get_indexes(table)
             }
         dialect = store.engine.dialect.name
         partial = {
             ix.name: str(ix.dialect_options[dialect]["where"])
-            for table in Base.metadata.tables.values()
+            for table in metadata.tables.values()
             for ix in table.indexes
             if ix.dialect_options[dialect]["where"] is not None
         }

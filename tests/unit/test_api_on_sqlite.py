@@ -6,6 +6,7 @@ from tests.api_cases.alerts import AlertCases
 from tests.api_cases.audit import AuditReadCases
 from tests.api_cases.audit_chain import AuditChainCases
 from tests.api_cases.auth import AuthCases
+from tests.api_cases.registry import RegistryCases
 from tests.api_cases.scope import ScopeQueryCases
 from tests.api_cases.users import UserAdminCases
 
@@ -37,4 +38,8 @@ class TestAlertsOnSqlite(OnSqliteFile, AlertCases):
 
 
 class TestAuditChainOnSqlite(OnSqliteFile, AuditChainCases):
+    pass
+
+
+class TestRegistryOnSqlite(OnSqliteFile, RegistryCases):
     pass

@@ -8,8 +8,7 @@ database at head (see statedb/README.md).
 from alembic import context
 from sqlalchemy import Connection
 
-import hgj_statedb.command_models  # noqa: F401  (registers the command tables on Base)
-from hgj_statedb.models import Base
+from hgj_statedb.schema import metadata
 
 config = context.config
 
@@ -17,7 +16,7 @@ config = context.config
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
