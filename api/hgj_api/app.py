@@ -23,12 +23,23 @@ from hgj_api.database import Database
 from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics, MetricsMiddleware
 from hgj_api.request_id import RequestIdMiddleware
-from hgj_api.routers import alerts, audit, auth, devices, health, places, stream, users
+from hgj_api.routers import (
+    alerts,
+    audit,
+    auth,
+    devices,
+    health,
+    places,
+    stream,
+    telemetry,
+    users,
+)
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.tokens import AccessTokens
 from hgj_api.services import Services
-from hgj_api.settings import ApiSettings, settings_from_env
+from hgj_api.settings import ApiSettings, influx_config, settings_from_env
 from hgj_api.startup import bootstrap_admin, check_settings, check_weak_passwords, log
+from hgj_api.telemetry import InfluxQueryClient, QueryRunner, TelemetryReader
 from hgj_contracts import utc_now
 from hgj_statedb.alert_store import AlertStore
 
@@ -48,6 +59,7 @@ TAGS = [
         "name": "devices",
         "description": "The device registry, broker credentials, and each device's presence.",
     },
+    {"name": "telemetry", "description": "Readings over time and latest values (InfluxDB)."},
     {
         "name": "audit",
         "description": "Who did what, hash-chained: for admins and privacy officers.",
@@ -63,10 +75,11 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     passwords: Passwords | None = None,
     broker_accounts: BrokerAccounts | None = None,
+    telemetry_runner: QueryRunner | None = None,
 ) -> FastAPI:
     """The API for ``settings`` (from the environment when None). ``clock``, ``passwords`` and
-    ``broker_accounts`` are for tests: a clock they move, cheaper Argon2 parameters, and a
-    stand-in for the broker where none runs."""
+    ``broker_accounts`` and ``telemetry_runner`` are for tests: a clock they move, cheaper
+    Argon2 parameters, and stand-ins for the broker and InfluxDB where none runs."""
     settings = settings or settings_from_env()
     check_settings(settings)
     metrics = ApiMetrics()
@@ -74,6 +87,10 @@ def create_app(
     alert_store = AlertStore(database.engine, clock)
     if broker_accounts is None:
         broker_accounts = _broker_accounts(settings)
+    influx: InfluxQueryClient | None = None
+    runner = telemetry_runner
+    if runner is None:
+        runner = influx = InfluxQueryClient(influx_config(settings))
     services = Services(
         settings=settings,
         database=database,
@@ -90,6 +107,7 @@ def create_app(
         alerts=alert_store,
         live=LiveService(settings, alert_store, metrics),
         broker_accounts=broker_accounts,
+        telemetry=TelemetryReader(runner),
     )
 
     @asynccontextmanager
@@ -103,6 +121,8 @@ def create_app(
             services.database.close()
             if isinstance(services.broker_accounts, DynsecBrokerAccounts):
                 services.broker_accounts.close()
+            if influx is not None:
+                influx.close()
 
     app = FastAPI(
         title="Hongguanjia API",
@@ -124,6 +144,7 @@ def create_app(
         stream.router,
         places.router,
         devices.router,
+        telemetry.router,
         audit.router,
     ):
         app.include_router(router)

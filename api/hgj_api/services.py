@@ -12,6 +12,7 @@ from hgj_api.metrics import ApiMetrics
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.tokens import AccessTokens
 from hgj_api.settings import ApiSettings
+from hgj_api.telemetry import TelemetryReader
 from hgj_statedb.alert_store import AlertStore
 
 
@@ -29,6 +30,7 @@ class Services:
     live: LiveService
     """The live stream's hub and MQTT feed, and the announcer of alert changes made here."""
     broker_accounts: BrokerAccounts
+    telemetry: TelemetryReader
 
     @property
     def refresh_ttl(self) -> timedelta:

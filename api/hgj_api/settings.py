@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hgj_api.security.passwords import USERNAME_PATTERN, password_problem
 from hgj_api.security.permissions import Role
+from hgj_api.telemetry.config import InfluxConfig
 from hgj_contracts.ids import Identifier
 
 DEVELOPMENT_JWT_SECRET: Final = "hgj-development-only-jwt-secret-do-not-deploy"  # noqa: S105
@@ -122,6 +123,16 @@ class ApiSettings(BaseSettings):
         "newly issued credentials",
     )
 
+    influx_url: str = Field(
+        default="http://127.0.0.1:8086", description="InfluxDB's v1 HTTP API, for telemetry"
+    )
+    influx_db: str = "hgj"
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = Field(
+        default=None, description="InfluxDB 2.x/3.x token (instead of username and password)"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     forwarded_allow_ips: str = Field(
@@ -200,3 +211,13 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ApiSettings:
             f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     return ApiSettings()
+
+
+def influx_config(settings: ApiSettings) -> InfluxConfig:
+    return InfluxConfig(
+        url=settings.influx_url,
+        database=settings.influx_db,
+        username=settings.influx_username,
+        password=settings.influx_password,
+        token=settings.influx_token,
+    )
