@@ -41,16 +41,22 @@ def run(
     interval: Annotated[float, typer.Option(help="seconds between a device's readings")] = 10.0,
     mqtt_port: Annotated[int, typer.Option(help="broker port (a free one if taken)")] = 18830,
     influx_port: Annotated[int, typer.Option(help="InfluxDB port (a free one if taken)")] = 18086,
+    api_port: Annotated[int, typer.Option(help="API port (a free one if taken)")] = 18000,
     embedded: Annotated[
         bool, typer.Option(help="use the embedded broker and store even if binaries exist")
     ] = False,
 ) -> None:
-    """Start broker, InfluxDB, ingest and the simulators of both communities; Ctrl-C stops."""
+    """Start broker, InfluxDB, ingest, the API and the simulators of both communities;
+    Ctrl-C stops."""
     from hgj_devstack.run_stack import RunOptions
     from hgj_devstack.run_stack import run as run_stack
 
     options = RunOptions(
-        interval_s=interval, mqtt_port=mqtt_port, influx_port=influx_port, force_embedded=embedded
+        interval_s=interval,
+        mqtt_port=mqtt_port,
+        influx_port=influx_port,
+        api_port=api_port,
+        force_embedded=embedded,
     )
     raise typer.Exit(run_stack(options))
 

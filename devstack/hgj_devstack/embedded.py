@@ -32,6 +32,9 @@ class BrokerHandle:
     note: str
     stop: Callable[[], None]
     pid: int | None
+    control_password: str | None = None
+    """The broker-control account's password: the API issues device credentials with it
+    (None for the embedded broker, which has no accounts)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ def start_broker(
             "Mosquitto (auth, ACLs, persistence)",
             broker.stop,
             broker.pid,
+            broker.control.password,
         )
     log = (run_dir / "logs" / "embedded-broker.log").open("ab")
     process = subprocess.Popen(

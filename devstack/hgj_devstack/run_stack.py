@@ -1,34 +1,41 @@
-"""`make run`: broker, store, ingest and both community simulators, until Ctrl-C.
+"""`make run`: broker, store, ingest, the API and both community simulators, until Ctrl-C.
 
 Real Mosquitto and InfluxDB when their binaries are installed (`make setup` installs them);
 otherwise embedded stand-ins (see embedded.py) so that the slice still runs with Python alone,
-and the output says so. Ingest and the simulators run as child processes, as they would be
+and the output says so. Ingest, the API and the simulators run as child processes, as they would be
 deployed; their logs go to .run/logs/.
 """
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
+from sqlalchemy import insert, select
 
+from hgj_contracts import utc_now
 from hgj_devstack import stack_state, status
 from hgj_devstack.accounts import admin_account, device_account, service_account
-from hgj_devstack.embedded import start_broker, start_store
+from hgj_devstack.embedded import BrokerHandle, StoreHandle, start_broker, start_store
 from hgj_devstack.ports import free_port, port_is_open
 from hgj_devstack.private_file import write_private
 from hgj_devstack.stack_state import RUN_DIR, StackState, save
 from hgj_sim.model import Community, load_community
 from hgj_statedb.device_registry import DeviceRegistry
+from hgj_statedb.registry_models import DEFAULT_TIMEZONE, CommunityRow
 
 INGEST_INSTANCE = "ingest-1"
+API_USERNAME = "admin"
+API_READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class RunOptions:
     communities: tuple[str, ...] = ("guangsha", "guanbeigou")
     mqtt_port: int = 18830
     influx_port: int = 18086
+    api_port: int = 18000
     interval_s: float = 10.0
     status_every_s: float = 10.0
     force_embedded: bool = False
@@ -80,6 +88,8 @@ def run(options: RunOptions) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     state_db_url = f"sqlite:///{run_dir / 'state.sqlite'}"
     _register_devices(state_db_url, communities)
+    api_port = _pick_port(options.api_port, console, "API")
+    api_password = secrets.token_urlsafe(18)
     try:
         ingest_env = os.environ | {
             "HGJ_INGEST_ROOT": options.root,
@@ -100,6 +110,8 @@ def run(options: RunOptions) -> int:
         children["ingest"] = _spawn(
             [sys.executable, "-m", "hgj_ingest"], logs / "ingest.log", ingest_env
         )
+        api_env = _api_env(options.root, broker, store, state_db_url, api_port, api_password)
+        children["api"] = _spawn([sys.executable, "-m", "hgj_api"], logs / "api.log", api_env)
         sim_args = [
             sys.executable,
             "-m",
@@ -141,13 +153,17 @@ def run(options: RunOptions) -> int:
             sqlite_path=store.sqlite_path,
             state_db_url=state_db_url,
             pids=_pids(children, broker.pid, store.pid),
+            api_url=f"http://127.0.0.1:{api_port}",
+            api_username=API_USERNAME,
+            api_password=api_password,
         )
         save(state)
+        _wait_for_api(state, children["api"], console)
         console.print(_banner(state, devices, broker.note, store.note, logs))
         return _watch(state, children, options, console)
     finally:
         console.print("stopping …")
-        for name in ("simulators", "ingest"):
+        for name in ("simulators", "api", "ingest"):
             child = children.get(name)
             if child is not None and child.poll() is None:
                 child.send_signal(signal.SIGINT)
@@ -159,18 +175,79 @@ def run(options: RunOptions) -> int:
         store.stop()
         broker.stop()
         stack_state.STATE_FILE.unlink(missing_ok=True)
-        console.print("stopped: broker, store, ingest and simulators")
+        console.print("stopped: broker, store, ingest, API and simulators")
 
 
 def _register_devices(state_db_url: str, communities: list[Community]) -> None:
-    """Put every simulated device in the state database's registry (idempotent)."""
+    """Put both communities and every simulated device in the state database's registry
+    (idempotent), so that the console shows them and ingest accepts them."""
     registry = DeviceRegistry.open(state_db_url)
     try:
+        now = utc_now()
+        with registry.engine.begin() as connection:
+            for community in communities:
+                row = {"id": community.id, "name": community.name_zh, "name_en": community.name_en}
+                exists = connection.execute(
+                    select(CommunityRow.id).where(CommunityRow.id == community.id)
+                ).first()
+                if exists is None:
+                    connection.execute(
+                        insert(CommunityRow).values(
+                            **row, timezone=DEFAULT_TIMEZONE, created_at=now, updated_at=now
+                        )
+                    )
         for community in communities:
             for device in community.devices:
                 registry.register(community.id, device.id, device.device_type)
     finally:
         registry.close()
+
+
+def _api_env(
+    root: str,
+    broker: BrokerHandle,
+    store: StoreHandle,
+    state_db_url: str,
+    port: int,
+    admin_password: str,
+) -> dict[str, str]:
+    """The API in development mode (a fresh signing key per run, a bootstrap admin whose
+    password the banner shows), issuing device credentials when the broker is Mosquitto."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HGJ_API_")}
+    env |= {
+        "HGJ_API_MODE": "development",
+        "HGJ_API_STATE_DB_URL": state_db_url,
+        "HGJ_API_JWT_SECRET": secrets.token_hex(32),
+        "HGJ_API_BOOTSTRAP_ADMIN_USERNAME": API_USERNAME,
+        "HGJ_API_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
+        "HGJ_API_ROOT": root,
+        "HGJ_API_MQTT_HOST": broker.host,
+        "HGJ_API_MQTT_PORT": str(broker.port),
+        "HGJ_API_INFLUX_URL": store.url or "http://127.0.0.1:1",
+        "HGJ_API_INFLUX_DB": store.db,
+        "HGJ_API_HOST": "127.0.0.1",
+        "HGJ_API_PORT": str(port),
+        "HGJ_API_LOG_LEVEL": "WARNING",
+    }
+    if broker.control_password is not None:
+        env["HGJ_API_BROKER_CONTROL_PASSWORD"] = broker.control_password
+    return env
+
+
+def _wait_for_api(state: StackState, process: subprocess.Popen[bytes], console: Console) -> None:
+    """Until the API is ready (migrated, admin created), or say why not and go on: the rest
+    of the stack is useful without it."""
+    deadline = time.monotonic() + API_READY_TIMEOUT_S
+    url = f"{state.api_url}/readyz"
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own URL
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    console.print("[yellow]the API is not ready; see .run/logs/api.log[/]")
 
 
 def _pids(
@@ -259,6 +336,8 @@ def _banner(
         f"MQTT broker   {state.mqtt_host}:{state.mqtt_port}  {broker_note}",
         f"store         {where} (database {state.influx_db!r})  {store_note}",
         f"ingest        pid {state.pids['ingest']}, log {logs / 'ingest.log'}",
+        f"API           {state.api_url}/docs  (sign in as {state.api_username!r}, "
+        f"password {state.api_password!r}), log {logs / 'api.log'}",
         f"simulators    {', '.join(state.communities)}: {devices} devices, "
         f"log {logs / 'simulators.log'}",
         "",

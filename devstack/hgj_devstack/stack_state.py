@@ -32,6 +32,10 @@ class StackState(BaseModel):
     sqlite_path: str | None
     state_db_url: str
     pids: dict[str, int]
+    api_url: str | None = None
+    api_username: str | None = None
+    api_password: str | None = None
+    """The console's first admin (the API's bootstrap admin of this run)."""
 
 
 def save(state: StackState, path: Path = STATE_FILE) -> None:

@@ -1,5 +1,6 @@
 """`make run` as a newcomer uses it: start the stack, see both communities' devices online and
-their readings stored, ask `make status`, press Ctrl-C, and find everything stopped."""
+their readings stored, ask `make status`, sign in to the API and register a device, press
+Ctrl-C, and find everything stopped."""
 
 import os
 import signal
@@ -8,9 +9,11 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hgj_devstack import stack_state, status
+from hgj_devstack.mqtt_probe import CONNACK_ACCEPTED, try_connect
 from hgj_devstack.ports import free_port
 from hgj_sim.model import load_community
 from hgj_statedb.device_registry import DeviceRegistry
@@ -45,6 +48,8 @@ def start_stack(workdir: Path, *extra: str) -> subprocess.Popen[bytes]:
         "--mqtt-port",
         str(free_port()),
         "--influx-port",
+        str(free_port()),
+        "--api-port",
         str(free_port()),
         *extra,
     ]
@@ -110,6 +115,7 @@ def test_make_run_brings_up_the_slice_and_ctrl_c_stops_it(tmp_path: Path) -> Non
         state = wait_for_slice(tmp_path, process)
         assert not state.mqtt_embedded
         assert state.store == "influxdb"
+        api_devices, issued = use_the_api(state)
         shown = subprocess.run(
             [sys.executable, "-m", "hgj_devstack", "status"],
             cwd=tmp_path,
@@ -143,9 +149,53 @@ def test_make_run_brings_up_the_slice_and_ctrl_c_stops_it(tmp_path: Path) -> Non
         registered = registry.enabled_devices()
     finally:
         registry.close()
-    assert {c: sum(1 for rc, _ in registered if rc == c) for c in DEVICES} == DEVICES
+    # ... and one more, registered through the API
+    expected = DEVICES | {"guangsha": DEVICES["guangsha"] + 1}
+    assert {c: sum(1 for rc, _ in registered if rc == c) for c in DEVICES} == expected
     assert "Mosquitto" in output
     assert "InfluxDB" in output
+    assert "/docs" in output
+    assert api_devices == sum(DEVICES.values())
+    assert issued.startswith("guangsha.")
+
+
+def use_the_api(state: stack_state.StackState) -> tuple[int, str]:
+    """Sign in as the banner says, count the registered devices, register one more (its
+    broker credentials are issued for real) and check that they log in."""
+    assert state.api_url is not None
+    assert state.api_username is not None
+    assert state.api_password is not None
+    with httpx.Client(base_url=state.api_url, timeout=10) as api:
+        wait_until(lambda: _ready(api), timeout=60, message="API ready")
+        token = api.post(
+            "/api/v1/auth/token",
+            data={"username": state.api_username, "password": state.api_password},
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        devices = api.get("/api/v1/devices", params={"limit": 1000}, headers=headers).json()
+        created = api.post(
+            "/api/v1/devices",
+            json={"community": "guangsha", "id": "gs-new-gate", "device_type": "gate"},
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+    credentials = created.json()["credentials"]
+    code = try_connect(
+        state.mqtt_host,
+        state.mqtt_port,
+        credentials["username"],
+        credentials["password"],
+        client_id="make-run-new-gate",
+    )
+    assert code == CONNACK_ACCEPTED
+    return len(devices), str(credentials["username"])
+
+
+def _ready(api: httpx.Client) -> bool:
+    try:
+        return api.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_make_run_falls_back_to_embedded_services(tmp_path: Path) -> None:
