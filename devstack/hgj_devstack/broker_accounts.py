@@ -38,7 +38,7 @@ def write_broker_accounts(
     directory.mkdir(parents=True, exist_ok=True)
     control = control_account()
     ingest = service_account(root, "ingest-1")
-    api = service_account(root, "api")
+    api = service_account(root, "api-1")
     devices = [
         device_account(root, community.id, device.id)
         for community in map(load_community, communities)

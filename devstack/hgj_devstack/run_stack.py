@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 
 from hgj_contracts import utc_now
 from hgj_devstack import stack_state, status
-from hgj_devstack.accounts import admin_account, device_account, service_account
+from hgj_devstack.accounts import MqttAccount, admin_account, device_account, service_account
 from hgj_devstack.embedded import BrokerHandle, StoreHandle, start_broker, start_store
 from hgj_devstack.ports import free_port, port_is_open
 from hgj_devstack.private_file import write_private
@@ -34,6 +34,7 @@ from hgj_statedb.device_registry import DeviceRegistry
 from hgj_statedb.registry_models import DEFAULT_TIMEZONE, CommunityRow
 
 INGEST_INSTANCE = "ingest-1"
+API_INSTANCE = "api-1"
 API_USERNAME = "admin"
 API_READY_TIMEOUT_S = 60.0
 
@@ -70,6 +71,7 @@ def run(options: RunOptions) -> int:
 
     admin = admin_account(options.root)
     ingest_account = service_account(options.root, INGEST_INSTANCE)
+    api_account = service_account(options.root, API_INSTANCE)
     device_accounts = [
         device_account(options.root, c.id, d.id) for c in communities for d in c.devices
     ]
@@ -81,7 +83,10 @@ def run(options: RunOptions) -> int:
     influx_port = _pick_port(options.influx_port, console, "InfluxDB")
     console.print(f"starting the broker ({devices} device accounts) …")
     broker = start_broker(
-        run_dir, [admin, ingest_account, *device_accounts], mqtt_port, options.force_embedded
+        run_dir,
+        [admin, ingest_account, api_account, *device_accounts],
+        mqtt_port,
+        options.force_embedded,
     )
     console.print("starting the store …")
     store = start_store(run_dir, influx_port, options.force_embedded)
@@ -110,7 +115,9 @@ def run(options: RunOptions) -> int:
         children["ingest"] = _spawn(
             [sys.executable, "-m", "hgj_ingest"], logs / "ingest.log", ingest_env
         )
-        api_env = _api_env(options.root, broker, store, state_db_url, api_port, api_password)
+        api_env = _api_env(
+            options.root, broker, store, state_db_url, api_port, api_password, api_account
+        )
         children["api"] = _spawn([sys.executable, "-m", "hgj_api"], logs / "api.log", api_env)
         sim_args = [
             sys.executable,
@@ -210,6 +217,7 @@ def _api_env(
     state_db_url: str,
     port: int,
     admin_password: str,
+    account: MqttAccount,
 ) -> dict[str, str]:
     """The API in development mode (a fresh signing key per run, a bootstrap admin whose
     password the banner shows), issuing device credentials when the broker is Mosquitto."""
@@ -221,14 +229,20 @@ def _api_env(
         "HGJ_API_BOOTSTRAP_ADMIN_USERNAME": API_USERNAME,
         "HGJ_API_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
         "HGJ_API_ROOT": root,
-        "HGJ_API_MQTT_HOST": broker.host,
-        "HGJ_API_MQTT_PORT": str(broker.port),
+        "HGJ_API_INSTANCE": API_INSTANCE,
         "HGJ_API_INFLUX_URL": store.url or "http://127.0.0.1:1",
         "HGJ_API_INFLUX_DB": store.db,
         "HGJ_API_HOST": "127.0.0.1",
         "HGJ_API_PORT": str(port),
         "HGJ_API_LOG_LEVEL": "WARNING",
     }
+    if not broker.embedded:  # amqtt speaks MQTT 3.1.1 without accounts: no stream, no credentials
+        env |= {
+            "HGJ_API_MQTT_HOST": broker.host,
+            "HGJ_API_MQTT_PORT": str(broker.port),
+            "HGJ_API_MQTT_USERNAME": account.username,
+            "HGJ_API_MQTT_PASSWORD": account.password,
+        }
     if broker.control_password is not None:
         env["HGJ_API_BROKER_CONTROL_PASSWORD"] = broker.control_password
     return env

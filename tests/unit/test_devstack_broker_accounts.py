@@ -18,7 +18,7 @@ def test_writes_services_and_every_simulated_device_privately(tmp_path: Path) ->
     written = write_broker_accounts(tmp_path, "hgj", ["guangsha"])
     config = json.loads((tmp_path / DYNSEC_FILE).read_text())
     names = {c["username"] for c in config["clients"]}
-    assert {"broker-control", "svc.ingest-1", "svc.api"} <= names
+    assert {"broker-control", "svc.ingest-1", "svc.api-1"} <= names
     credentials = json.loads((tmp_path / DEVICE_CREDENTIALS_FILE).read_text())
     assert len(credentials) == written.devices == len(names) - 3
     assert set(credentials) <= names
