@@ -21,10 +21,10 @@ from hgj_api.telemetry import (
     TelemetryReader,
     raw_query,
 )
-from hgj_contracts import METRICS, TELEMETRY, Reading, Telemetry, match_topic
 from hgj_devstack.influx import DEFAULT_TEMPLATE, INFLUXD_BINARY, InfluxDB
 from hgj_devstack.ports import free_port
-from hgj_ingest.points import WRITE_PRECISION, telemetry_lines
+from hgj_ingest.points import WRITE_PRECISION
+from tests.telemetry_lines import lines
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +42,6 @@ ATTACKS = [
     'gs-th-1" ; DROP DATABASE "{victim}',
     "\\",
 ]
-
-
-def lines(community: str, device: str, ts: datetime, seq: int, **values: float) -> list[str]:
-    """One telemetry message as ingest stores it."""
-    match = match_topic(TELEMETRY.topic(root="hgj", community=community, device=device))
-    message = Telemetry(
-        ts=ts,
-        seq=seq,
-        metrics={name: Reading(value=v, unit=METRICS[name].unit) for name, v in values.items()},
-    )
-    return telemetry_lines(match, message)
 
 
 @pytest.fixture

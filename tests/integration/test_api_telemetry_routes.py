@@ -9,11 +9,11 @@ from urllib.parse import quote
 import pytest
 
 from hgj_api.security.permissions import Role
-from hgj_contracts import METRICS, TELEMETRY, Reading, Telemetry, match_topic
 from hgj_devstack.influx import InfluxDB
-from hgj_ingest.points import WRITE_PRECISION, telemetry_lines
+from hgj_ingest.points import WRITE_PRECISION
 from hgj_statedb.device_registry import DeviceRegistry
 from tests.api_support import Api, FakeClock, api_settings, start_api
+from tests.telemetry_lines import lines
 
 pytestmark = pytest.mark.integration
 
@@ -35,24 +35,14 @@ ATTACKS = [
 ]
 
 
-def _lines(community: str, device: str, ts: datetime, seq: int, **values: float) -> list[str]:
-    match = match_topic(TELEMETRY.topic(root="hgj", community=community, device=device))
-    message = Telemetry(
-        ts=ts,
-        seq=seq,
-        metrics={name: Reading(value=v, unit=METRICS[name].unit) for name, v in values.items()},
-    )
-    return telemetry_lines(match, message)
-
-
 @pytest.fixture
 def api(sqlite_state_db_url: str, influxdb: InfluxDB, influx_db: str) -> Iterator[Api]:
-    lines: list[str] = []
+    written: list[str] = []
     for i in range(6):  # 08:00 .. 08:50, every 10 min
         ts = T0 + timedelta(minutes=10 * i)
-        lines += _lines(GS, DEVICE, ts, i + 1, temperature=20.0 + i, battery=90.0 - i)
-        lines += _lines(GBG, "gbg-th", ts, i + 1, temperature=-3.0)
-    influxdb.write(influx_db, "\n".join(lines), precision=WRITE_PRECISION)
+        written += lines(GS, DEVICE, ts, i + 1, temperature=20.0 + i, battery=90.0 - i)
+        written += lines(GBG, "gbg-th", ts, i + 1, temperature=-3.0)
+    influxdb.write(influx_db, "\n".join(written), precision=WRITE_PRECISION)
     settings = api_settings(sqlite_state_db_url, influx_url=influxdb.url, influx_db=influx_db)
     for running in start_api(settings, FakeClock(T0 + timedelta(hours=1))):
         registry = DeviceRegistry(running.services.database.engine)
