@@ -106,7 +106,12 @@ ALERT = Channel(
     qos=1,
     retain=False,
     publisher=Publisher.INGEST,
-    summary="Every change of an alert raised by the rule engine.",
+    summary=(
+        "Every change of an alert: raised, repeated, cleared and escalated by the rule engine "
+        "(ingest); acknowledged, assigned, noted and resolved by people (published by the API "
+        "that took the action, re-sent by ingest's outbox if that failed). A change may arrive "
+        "twice: keep the highest event_id per alert."
+    ),
     discriminator="rule",
 )
 SERVICE_STATUS = Channel(
