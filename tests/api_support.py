@@ -126,10 +126,16 @@ def start_api(
     settings: ApiSettings,
     clock: FakeClock | None = None,
     broker_accounts: BrokerAccounts | None = None,
+    *,
+    offline_commands: bool = False,
 ) -> Iterator[Api]:
     clock = clock or FakeClock()
     app = create_app(
-        settings, clock=clock, passwords=FAST_PASSWORDS, broker_accounts=broker_accounts
+        settings,
+        clock=clock,
+        passwords=FAST_PASSWORDS,
+        broker_accounts=broker_accounts,
+        offline_commands=offline_commands,
     )
     with TestClient(app) as client:
         yield Api(app, client, clock)

@@ -17,16 +17,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from hgj_api import __doc__ as _about
+from hgj_api import http_errors
 from hgj_api.audit import AuditLog
 from hgj_api.broker_accounts import BrokerAccounts, DynsecBrokerAccounts, NoBrokerAccounts
+from hgj_api.commands.config import BrokerEndpoint
+from hgj_api.commands.wiring import build_runtime
 from hgj_api.database import Database
 from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics, MetricsMiddleware
+from hgj_api.presence.consumer import PresenceConsumer
 from hgj_api.request_id import RequestIdMiddleware
 from hgj_api.routers import (
     alerts,
     audit,
     auth,
+    commands,
     devices,
     health,
     places,
@@ -61,6 +66,11 @@ TAGS = [
     },
     {"name": "telemetry", "description": "Readings over time and latest values (InfluxDB)."},
     {
+        "name": "commands",
+        "description": "Remote commands to devices (open a gate, switch, reboot, ...): send "
+        "one, follow it through its states, and its timeline.",
+    },
+    {
         "name": "audit",
         "description": "Who did what, hash-chained: for admins and privacy officers.",
     },
@@ -76,10 +86,13 @@ def create_app(
     passwords: Passwords | None = None,
     broker_accounts: BrokerAccounts | None = None,
     telemetry_runner: QueryRunner | None = None,
+    offline_commands: bool = False,
 ) -> FastAPI:
     """The API for ``settings`` (from the environment when None). ``clock``, ``passwords`` and
     ``broker_accounts`` and ``telemetry_runner`` are for tests: a clock they move, cheaper
-    Argon2 parameters, and stand-ins for the broker and InfluxDB where none runs."""
+    Argon2 parameters, and stand-ins for the broker and InfluxDB where none runs.
+    ``offline_commands`` (tests) accepts commands without a broker: they are stored and
+    audited, and stay queued since nothing sends them."""
     settings = settings or settings_from_env()
     check_settings(settings)
     metrics = ApiMetrics()
@@ -91,6 +104,20 @@ def create_app(
     runner = telemetry_runner
     if runner is None:
         runner = influx = InfluxQueryClient(influx_config(settings))
+    audit_log = AuditLog(clock)
+    live = LiveService(settings, alert_store, metrics)
+    command_runtime = build_runtime(
+        settings,
+        database,
+        alert_store,
+        audit_log,
+        live.command_changed,
+        clock=clock,
+        endpoint=BrokerEndpoint("127.0.0.1") if offline_commands else None,
+    )
+    presence = None
+    if settings.mqtt_host is not None:
+        presence = PresenceConsumer(settings, database.engine, clock)
     services = Services(
         settings=settings,
         database=database,
@@ -101,13 +128,15 @@ def create_app(
             ttl=timedelta(seconds=settings.access_token_ttl_s),
             clock=clock,
         ),
-        audit=AuditLog(clock),
+        audit=audit_log,
         metrics=metrics,
         clock=clock,
         alerts=alert_store,
-        live=LiveService(settings, alert_store, metrics),
+        live=live,
         broker_accounts=broker_accounts,
         telemetry=TelemetryReader(runner),
+        commands=command_runtime,
+        presence=presence,
     )
 
     @asynccontextmanager
@@ -115,8 +144,18 @@ def create_app(
         try:
             await run_in_threadpool(_start, services)
             services.live.start(asyncio.get_running_loop())
+            if command_runtime is not None and not offline_commands:
+                # Connects in the background: a broker that is down delays commands (they
+                # wait queued for the sweeper), not the API.
+                command_runtime.start()
+            if presence is not None:
+                presence.start()  # in the background too
             yield
         finally:
+            if presence is not None:
+                await run_in_threadpool(presence.stop)
+            if command_runtime is not None:
+                await run_in_threadpool(command_runtime.stop)
             await run_in_threadpool(services.live.stop)
             services.database.close()
             if isinstance(services.broker_accounts, DynsecBrokerAccounts):
@@ -145,9 +184,11 @@ def create_app(
         places.router,
         devices.router,
         telemetry.router,
+        commands.router,
         audit.router,
     ):
         app.include_router(router)
+    http_errors.install(app)  # 400/422 described as they are; 405 with a complete Allow
 
     @app.get("/metrics", tags=["metrics"], response_class=Response)
     def prometheus_metrics() -> Response:

@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 from hgj_api.audit import AuditLog
 from hgj_api.broker_accounts import BrokerAccounts
+from hgj_api.commands.service import CommandRuntime
 from hgj_api.database import Database
 from hgj_api.live.service import LiveService
 from hgj_api.metrics import ApiMetrics
+from hgj_api.presence.consumer import PresenceConsumer
 from hgj_api.security.passwords import Passwords
 from hgj_api.security.tokens import AccessTokens
 from hgj_api.settings import ApiSettings
@@ -31,6 +33,10 @@ class Services:
     """The live stream's hub and MQTT feed, and the announcer of alert changes made here."""
     broker_accounts: BrokerAccounts
     telemetry: TelemetryReader
+    presence: PresenceConsumer | None = None
+    """Device statuses into the registry; None without a broker."""
+    commands: CommandRuntime | None = None
+    """Remote commands (store, dispatcher, sweeper); None without a broker: POST answers 503."""
 
     @property
     def refresh_ttl(self) -> timedelta:

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from hgj_contracts import ALERT, DEAD_LETTER, SERVICE_STATUS, Publisher, device_channels
+from hgj_contracts import ALERT, CHANNELS, DEAD_LETTER, SERVICE_STATUS, Publisher, device_channels
 from hgj_contracts.ids import check_identifier
 
 Access = Literal["read", "write", "readwrite"]
@@ -117,6 +117,21 @@ def service_account(root: str, service: str, password: str | None = None) -> Mqt
         password=password if password is not None else new_password(),
         rules=rules,
     )
+
+
+def api_account(root: str, instance: str, password: str | None = None) -> MqttAccount:
+    """The account of one API replica (``svc.<instance>``): a service account that may also
+    publish what the contract says the API publishes, for any community and device (commands
+    to devices, command progress), besides alerts (changes people make), its own presence and
+    dead letters. Reading covers the whole root, shared subscriptions included (command results
+    on ``$share/api/...``, device presence on ``$share/api-presence/...``)."""
+    base = service_account(root, instance, password)
+    published = tuple(
+        AclRule("write", channel.subscription(root=root))
+        for channel in CHANNELS
+        if channel.publisher is Publisher.API
+    )
+    return MqttAccount(base.username, base.password, base.rules + published)
 
 
 def admin_account(root: str, password: str | None = None) -> MqttAccount:

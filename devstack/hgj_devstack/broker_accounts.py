@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hgj_brokeradmin.dynsec import render_config
-from hgj_devstack.accounts import control_account, device_account, service_account
+from hgj_devstack.accounts import api_account, control_account, device_account, service_account
 from hgj_devstack.private_file import write_private
 from hgj_sim.model import load_community
 
@@ -38,7 +38,7 @@ def write_broker_accounts(
     directory.mkdir(parents=True, exist_ok=True)
     control = control_account()
     ingest = service_account(root, "ingest-1")
-    api = service_account(root, "api-1")
+    api = api_account(root, "api-1")
     devices = [
         device_account(root, community.id, device.id)
         for community in map(load_community, communities)

@@ -24,7 +24,13 @@ from sqlalchemy import insert, select
 
 from hgj_contracts import utc_now
 from hgj_devstack import stack_state, status
-from hgj_devstack.accounts import MqttAccount, admin_account, device_account, service_account
+from hgj_devstack.accounts import (
+    MqttAccount,
+    admin_account,
+    api_account,
+    device_account,
+    service_account,
+)
 from hgj_devstack.embedded import BrokerHandle, StoreHandle, start_broker, start_store
 from hgj_devstack.ports import free_port, port_is_open
 from hgj_devstack.private_file import write_private
@@ -71,7 +77,8 @@ def run(options: RunOptions) -> int:
 
     admin = admin_account(options.root)
     ingest_account = service_account(options.root, INGEST_INSTANCE)
-    api_account = service_account(options.root, API_INSTANCE)
+    # The API publishes commands and their progress besides what every service may.
+    api_login = api_account(options.root, API_INSTANCE)
     device_accounts = [
         device_account(options.root, c.id, d.id) for c in communities for d in c.devices
     ]
@@ -84,7 +91,7 @@ def run(options: RunOptions) -> int:
     console.print(f"starting the broker ({devices} device accounts) …")
     broker = start_broker(
         run_dir,
-        [admin, ingest_account, api_account, *device_accounts],
+        [admin, ingest_account, api_login, *device_accounts],
         mqtt_port,
         options.force_embedded,
     )
@@ -116,7 +123,7 @@ def run(options: RunOptions) -> int:
             [sys.executable, "-m", "hgj_ingest"], logs / "ingest.log", ingest_env
         )
         api_env = _api_env(
-            options.root, broker, store, state_db_url, api_port, api_password, api_account
+            options.root, broker, store, state_db_url, api_port, api_password, api_login
         )
         children["api"] = _spawn([sys.executable, "-m", "hgj_api"], logs / "api.log", api_env)
         sim_args = [

@@ -12,6 +12,7 @@ from tests.api_cases.alerts import AlertCases
 from tests.api_cases.audit import AuditReadCases
 from tests.api_cases.audit_chain import AuditChainCases
 from tests.api_cases.auth import AuthCases
+from tests.api_cases.commands import CommandCases, NoBrokerCases
 from tests.api_cases.registry import RegistryCases
 from tests.api_cases.scope import ScopeQueryCases
 from tests.api_cases.users import UserAdminCases
@@ -51,6 +52,14 @@ class TestAuditChainOnPostgres(OnPostgres, AuditChainCases):
 
 
 class TestRegistryOnPostgres(OnPostgres, RegistryCases):
+    pass
+
+
+class TestCommandsOnPostgres(OnPostgres, CommandCases):
+    pass
+
+
+class TestCommandsWithoutBrokerOnPostgres(OnPostgres, NoBrokerCases):
     pass
 
 

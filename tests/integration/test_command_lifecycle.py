@@ -7,7 +7,6 @@ real time to pass (about two seconds, in one test). Absence is proven with a sen
 command to the same device arrives, so an earlier one that was dropped would have arrived first.
 """
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from hgj_api.commands import (
+    BrokerEndpoint,
     CommandConfig,
     CommandRequest,
     CommandRuntime,
@@ -24,19 +24,17 @@ from hgj_api.commands import (
     ProtectedDevice,
 )
 from hgj_contracts import (
-    CHANNELS,
     COMMAND,
     COMMAND_PROGRESS,
     DEVICE_STATE,
     CommandProgress,
     CommandState,
-    Publisher,
     utc_now,
 )
 from hgj_devstack.accounts import (
-    AclRule,
     MqttAccount,
     admin_account,
+    api_account,
     device_account,
     service_account,
 )
@@ -57,20 +55,6 @@ DEVICES = (GATE, FIRE_GATE)
 INSTANCE = "api-1"
 ACK_TIMEOUT_S = 0.5
 GRACE_S = 0.3
-
-
-def api_account(root: str, instance: str) -> MqttAccount:
-    """A service account that may also publish what the contract says the API publishes.
-
-    The devstack's ``service_account`` does not grant that yet (see the report); derived here
-    from the registry like every other ACL rule."""
-    base = service_account(root, instance)
-    extra = tuple(
-        AclRule("write", channel.subscription(root=root))
-        for channel in CHANNELS
-        if channel.publisher is Publisher.API
-    )
-    return dataclasses.replace(base, rules=base.rules + extra)
 
 
 @dataclass
@@ -157,9 +141,6 @@ class CommandLifecycleCases:
         config = CommandConfig(
             root=topic_root,
             instance=INSTANCE,
-            mqtt_host=broker.host,
-            mqtt_port=broker.port,
-            mqtt_password=SecretStr(api.password),
             ack_timeout_s=ACK_TIMEOUT_S,
             result_grace_s=GRACE_S,
             sweep_interval_s=None,
@@ -174,7 +155,8 @@ class CommandLifecycleCases:
         observer = MqttTestClient.connected(broker, admin)
         observer.subscribe(COMMAND_PROGRESS.subscription(root=topic_root))
         audited: list[CommandChange] = []
-        runtime = CommandRuntime(config, store, alerts, audit=audited.append)
+        endpoint = BrokerEndpoint(broker.host, broker.port, password=SecretStr(api.password))
+        runtime = CommandRuntime(config, endpoint, store, alerts, audit=audited.append)
         stack = Stack(broker, topic_root, runtime, store, alerts, observer, accounts, audited)
         stack.accounts["admin"] = admin
         runtime.start(ready_timeout=10)
@@ -424,14 +406,11 @@ class CommandLifecycleCases:
         # A replica whose broker account lacks the command topic (a plain service account).
         weak = service_account(stack.root, "api-weak")
         broker = mosquitto_factory([weak])
-        config = stack.runtime.config.model_copy(
-            update={
-                "instance": "api-weak",
-                "mqtt_port": broker.port,
-                "mqtt_password": SecretStr(weak.password),
-            }
+        config = stack.runtime.config.model_copy(update={"instance": "api-weak"})
+        endpoint = BrokerEndpoint(broker.host, broker.port, password=SecretStr(weak.password))
+        runtime = CommandRuntime(config, endpoint, stack.store, stack.alerts).start(
+            ready_timeout=10
         )
-        runtime = CommandRuntime(config, stack.store, stack.alerts).start(ready_timeout=10)
         try:
             command = runtime.service.submit(
                 COMMUNITY, CommandRequest(device=GATE, action="ping"), requested_by="u-guard1"

@@ -6,6 +6,7 @@ from tests.api_cases.alerts import AlertCases
 from tests.api_cases.audit import AuditReadCases
 from tests.api_cases.audit_chain import AuditChainCases
 from tests.api_cases.auth import AuthCases
+from tests.api_cases.commands import CommandCases, NoBrokerCases
 from tests.api_cases.registry import RegistryCases
 from tests.api_cases.scope import ScopeQueryCases
 from tests.api_cases.users import UserAdminCases
@@ -42,4 +43,12 @@ class TestAuditChainOnSqlite(OnSqliteFile, AuditChainCases):
 
 
 class TestRegistryOnSqlite(OnSqliteFile, RegistryCases):
+    pass
+
+
+class TestCommandsOnSqlite(OnSqliteFile, CommandCases):
+    pass
+
+
+class TestCommandsWithoutBrokerOnSqlite(OnSqliteFile, NoBrokerCases):
     pass

@@ -131,7 +131,10 @@ def test_the_openapi_description_is_complete(api_on_file: Api) -> None:
     token_form = spec["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in token_form
     patch_user = spec["paths"]["/api/v1/users/{user_id}"]["patch"]
-    assert set(patch_user["responses"]) == {"200", "401", "403", "404", "409", "422"}
+    # 400: a body that is not JSON at all (hgj_api.http_errors)
+    assert set(patch_user["responses"]) == {"200", "400", "401", "403", "404", "409", "422"}
+    unprocessable = patch_user["responses"]["422"]["content"]["application/json"]["schema"]
+    assert unprocessable == {"$ref": "#/components/schemas/Unprocessable"}
     assert set(spec["paths"]["/api/v1/audit"]["get"]["responses"]) == {"200", "401", "403", "422"}
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from hgj_api.commands import (
+    BrokerEndpoint,
     CommandConfig,
     CommandRequest,
     CommandRuntime,
@@ -21,11 +22,15 @@ from hgj_api.commands import (
     ProtectedDevice,
 )
 from hgj_api.commands.dispatcher import expiry_interval
+from hgj_api.commands.wiring import command_config, endpoint_of
+from hgj_api.settings import ApiSettings
 from hgj_statedb.alert_store import AlertStore
 from hgj_statedb.command_store import CommandStore
 from hgj_statedb.command_views import CommandChange, CommandView
 from tests.statedb_fixtures import signal
 
+OFFLINE = BrokerEndpoint("127.0.0.1")
+"""Never started: these tests run without a broker."""
 CONFIG = CommandConfig(
     max_ttl_s=600,
     sweep_interval_s=None,
@@ -56,7 +61,9 @@ def commands(tmp_path: Path) -> Iterator[Commands]:
     alerts = AlertStore.open(url, run_migrations=False)
     audited: list[CommandChange] = []
     try:
-        yield Commands(CommandRuntime(CONFIG, store, alerts, audit=audited.append), alerts, audited)
+        yield Commands(
+            CommandRuntime(CONFIG, OFFLINE, store, alerts, audit=audited.append), alerts, audited
+        )
     finally:
         alerts.close()
         store.close()
@@ -114,7 +121,15 @@ def test_the_config_and_the_request_reject_unknown_fields() -> None:
         CommandConfig.model_validate({"ack_timeout": 3})
     with pytest.raises(ValidationError, match="extra"):
         CommandRequest.model_validate({"device": "d1", "action": "ping", "priority": 1})
-    assert CommandConfig(instance="api-2").username == "svc.api-2"
+    # One set of broker settings: the API's, with its default login.
+    settings = ApiSettings(
+        instance="api-2", mqtt_host="broker", mqtt_password=SecretStr("pw"), root="r1"
+    )
+    endpoint = endpoint_of(settings)
+    assert endpoint is not None
+    assert (endpoint.host, endpoint.username) == ("broker", "svc.api-2")
+    assert (command_config(settings).root, command_config(settings).instance) == ("r1", "api-2")
+    assert endpoint_of(ApiSettings()) is None  # no broker: no commands (503)
 
 
 @pytest.mark.parametrize(

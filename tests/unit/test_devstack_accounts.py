@@ -17,6 +17,7 @@ from hgj_devstack.accounts import (
     AclRule,
     MqttAccount,
     admin_account,
+    api_account,
     control_account,
     device_account,
     service_account,
@@ -46,6 +47,33 @@ def test_service_account_reads_everything_and_writes_its_own_channels() -> None:
         AclRule("write", "hgj/_svc/ingest/deadletter"),
         AclRule("write", "hgj/+/alert/+"),
     )
+
+
+def test_api_account_adds_commands_and_progress_for_every_device() -> None:
+    account = api_account("hgj", "api-2", password="pw")
+    assert account.username == "svc.api-2"
+    assert account.rules == (
+        AclRule("read", "hgj/#"),
+        AclRule("write", "hgj/_svc/api-2/status"),
+        AclRule("write", "hgj/_svc/api-2/deadletter"),
+        AclRule("write", "hgj/+/alert/+"),
+        AclRule("write", "hgj/+/dev/+/cmd/+"),
+        AclRule("write", "hgj/+/cmd_progress/+"),
+    )
+    # Nothing a device publishes: the API must not be able to speak as a device.
+    assert not any(
+        rule.topic.endswith(("/status", "/telemetry")) and "dev" in rule.topic
+        for rule in account.rules
+        if rule.access != "read"
+    )
+
+
+def test_the_api_role_subscribes_shared_and_publishes_commands() -> None:
+    role = role_entry(api_account("hgj", "api-1", password="pw"))
+    acls = {(a["acltype"], a["topic"]) for a in role["acls"]}
+    assert ("subscribePattern", "$share/+/hgj/#") in acls
+    assert ("publishClientSend", "hgj/+/dev/+/cmd/+") in acls
+    assert ("publishClientSend", "hgj/+/dev/+/cmd_result/+") not in acls
 
 
 def test_admin_account_reads_and_writes_the_whole_root() -> None:

@@ -1,6 +1,8 @@
-"""How the command dispatcher connects and times things: a small model the API's settings can
-embed (as ``InfluxConfig`` is for telemetry)."""
+"""How the command dispatcher times things (``CommandConfig``) and where it connects
+(``BrokerEndpoint``). The API builds both from its own settings (``command_config``,
+``BrokerEndpoint.of``), so there is one set of MQTT settings per replica: HGJ_API_MQTT_*."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -18,10 +20,6 @@ class CommandConfig(BaseModel):
         description="this replica: its MQTT client id (one persistent session each) and the "
         "actor of the changes it makes",
     )
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(default=1883, ge=1, le=65535)
-    mqtt_username: str | None = Field(default=None, description="default: svc.<instance>")
-    mqtt_password: SecretStr | None = None
     share_group: Identifier | None = Field(
         default="api",
         description="MQTT 5 shared subscription for device results, so that replicas split "
@@ -54,10 +52,6 @@ class CommandConfig(BaseModel):
     interlocks: InterlockConfig = InterlockConfig()
 
     @property
-    def username(self) -> str:
-        return self.mqtt_username or f"svc.{self.instance}"
-
-    @property
     def ack_timeout(self) -> timedelta:
         return timedelta(seconds=self.ack_timeout_s)
 
@@ -72,3 +66,15 @@ class CommandConfig(BaseModel):
     @property
     def progress_retry_after(self) -> timedelta:
         return timedelta(seconds=self.progress_retry_after_s)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEndpoint:
+    """Where and as whom the dispatcher connects: the API's HGJ_API_MQTT_* settings."""
+
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: str | None = None

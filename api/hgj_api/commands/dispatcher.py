@@ -21,6 +21,7 @@ that lock while holding ours would deadlock.
 
 import logging
 import math
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hgj_api.commands.config import CommandConfig
+from hgj_api.commands.config import BrokerEndpoint, CommandConfig
 from hgj_contracts import COMMAND, COMMAND_PROGRESS, COMMAND_RESULT, ContractError, utc_now
 from hgj_contracts.commands import CommandProgress, CommandResult
 from hgj_statedb.command_store import CommandNotFoundError, CommandStore, ResultMismatchError
@@ -82,6 +83,7 @@ class CommandDispatcher:
     def __init__(
         self,
         config: CommandConfig,
+        endpoint: BrokerEndpoint,
         store: CommandStore,
         *,
         audit: AuditHook | None = None,
@@ -89,6 +91,7 @@ class CommandDispatcher:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
+        self.endpoint = endpoint
         self._store = store
         self._audit = audit
         self._interlock = interlock
@@ -106,8 +109,8 @@ class CommandDispatcher:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.config.session_expiry_s
         self._client.connect_async(
-            self.config.mqtt_host,
-            self.config.mqtt_port,
+            self.endpoint.host,
+            self.endpoint.port,
             keepalive=30,
             clean_start=False,  # results queued while this replica restarted are kept
             properties=properties,
@@ -334,10 +337,15 @@ class CommandDispatcher:
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
-        password = self.config.mqtt_password
-        client.username_pw_set(
-            self.config.username, None if password is None else password.get_secret_value()
-        )
+        endpoint = self.endpoint
+        password = endpoint.password
+        if password is not None or endpoint.username is not None:
+            client.username_pw_set(
+                endpoint.username or f"svc.{self.config.instance}",
+                None if password is None else password.get_secret_value(),
+            )
+        if endpoint.tls:
+            client.tls_set_context(ssl.create_default_context(cafile=endpoint.ca_file))
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe

@@ -12,7 +12,7 @@ ingest. A refusal is not an error: the command is stored ``refused`` with the re
 guard, the audit log and the console all see what was asked and why it was not done.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, Self
 
@@ -121,19 +121,52 @@ class ActiveAlertSource(Protocol):
     ) -> Sequence[AlertView]: ...
 
 
-class Interlocks:
-    """The rules applied to the alerts in the state database."""
+RoleSource = Callable[[str, str], SafetyRole | None]
+"""(community, device) → its safety role, from somewhere other than the configuration (the
+API's device registry: ``hgj_api.commands.wiring.registry_roles``)."""
 
-    def __init__(self, config: InterlockConfig, alerts: ActiveAlertSource) -> None:
+REGISTRY_ROLES: Final[Mapping[str, SafetyRole]] = {
+    "gate": "fire_lane_gate",
+    "water_pump": "fire_pump",
+}
+"""The registry's ``device_type`` → safety role. Deliberately broad: the registry does not say
+which gate is on the fire lane or which pump feeds the hydrants, and treating every gate and
+pump as fire equipment only refuses closing, switching off or rebooting them while a fire
+alarm is active in their community, which an operator can wait out or do on site."""
+
+
+def role_of_type(device_type: str | None) -> SafetyRole | None:
+    return None if device_type is None else REGISTRY_ROLES.get(device_type)
+
+
+class Interlocks:
+    """The rules applied to the alerts in the state database. A device's role comes from the
+    configuration (``protected``), else from ``roles`` (the registry) when given."""
+
+    def __init__(
+        self,
+        config: InterlockConfig,
+        alerts: ActiveAlertSource,
+        roles: RoleSource | None = None,
+    ) -> None:
         self._config = config
         self._alerts = alerts
+        self._roles = roles
+
+    def role_of(self, community: str, device: str) -> SafetyRole | None:
+        role = self._config.role_of(community, device)
+        if role is None and self._roles is not None:
+            role = self._roles(community, device)
+        return role
 
     def check(
         self, community: str, device: str, action: str, parameters: Mapping[str, Any]
     ) -> Refusal | None:
-        role = self._config.role_of(community, device)
-        if role is None or unsafe_effect(action, parameters) is None:
+        if unsafe_effect(action, parameters) is None:
             return None  # nothing to look up: most commands end here
+        role = self.role_of(community, device)
+        if role is None:
+            return None
         active = self._alerts.list_alerts(community=community, state="active", limit=MAX_PAGE)
         return evaluate(
             device=device,

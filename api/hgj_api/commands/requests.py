@@ -1,4 +1,5 @@
-"""What a client sends to command a device (the future ``POST`` body), and its errors."""
+"""A command as the runtime takes it (``POST /api/v1/commands`` builds one from its body,
+``hgj_api.commands.schemas.CommandIn``), and its errors."""
 
 from typing import Annotated
 

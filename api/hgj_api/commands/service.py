@@ -1,4 +1,4 @@
-"""Submitting commands: what the future ``POST .../commands`` endpoint calls.
+"""Submitting commands: what ``POST /api/v1/commands`` calls (``create``).
 
 ``submit`` turns a request into a stored command (idempotent per user and key), refuses it
 when an interlock says so (stored ``refused``, not dropped), announces the creation and hands a
@@ -10,15 +10,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Self
 
-from hgj_api.commands.config import CommandConfig
+from hgj_api.commands.config import BrokerEndpoint, CommandConfig
 from hgj_api.commands.dispatcher import AuditHook, CommandDispatcher
-from hgj_api.commands.interlocks import Interlocks
+from hgj_api.commands.interlocks import Interlocks, RoleSource
 from hgj_api.commands.requests import CommandRequest, InvalidCommandError
 from hgj_api.commands.sweeper import CommandSweeper
 from hgj_contracts import utc_now
 from hgj_statedb.alert_store import AlertStore
 from hgj_statedb.command_store import CommandStore
-from hgj_statedb.command_views import CommandView, NewCommand, build_command
+from hgj_statedb.command_views import CommandView, Created, NewCommand, build_command
 
 
 class CommandService:
@@ -46,6 +46,17 @@ class CommandService:
         """The command for this request: new, or the one an earlier request with the same
         key created (IdempotencyConflictError when that request differed).
         InvalidCommandError when the request cannot become a command."""
+        return self.create(community, request, requested_by, idempotency_key).command
+
+    def create(
+        self,
+        community: str,
+        request: CommandRequest,
+        requested_by: str,
+        idempotency_key: str | None = None,
+    ) -> Created:
+        """``submit``, telling a new command (``is_new``) from an idempotent repeat: the
+        REST answer differs (201 or 200)."""
         ttl_s = self._config.default_ttl_s if request.ttl_s is None else request.ttl_s
         if ttl_s > self._config.max_ttl_s:
             raise InvalidCommandError(f"ttl_s must be at most {self._config.max_ttl_s:g}")
@@ -87,7 +98,7 @@ class CommandService:
             self._dispatcher.announce(created.change)
             if created.command.state == "queued":
                 self._dispatcher.dispatch(created.command)
-        return created.command
+        return created
 
 
 class CommandRuntime:
@@ -97,17 +108,19 @@ class CommandRuntime:
     def __init__(
         self,
         config: CommandConfig,
+        endpoint: BrokerEndpoint,
         store: CommandStore,
         alerts: AlertStore,
         *,
         audit: AuditHook | None = None,
+        roles: RoleSource | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
         self.store = store
-        self.interlocks = Interlocks(config.interlocks, alerts)
+        self.interlocks = Interlocks(config.interlocks, alerts, roles)
         self.dispatcher = CommandDispatcher(
-            config, store, audit=audit, interlock=self.interlocks.check, clock=clock
+            config, endpoint, store, audit=audit, interlock=self.interlocks.check, clock=clock
         )
         self.sweeper = CommandSweeper(config, store, self.dispatcher, clock)
         self.service = CommandService(config, store, self.interlocks, self.dispatcher, clock)

@@ -2,10 +2,11 @@
 
 Every payload is decoded through the contract before it reaches a console: device status
 comes from devices, and a device that sends garbage must not get it onto a guard's screen.
-Alert changes can arrive twice or out of order (the outbox re-sends what it could not confirm;
-this replica also hands its own changes to the hub before their MQTT echo arrives), so the feed
-keeps the last ``event_id`` sent per alert and drops anything not newer: each alert message is
-the alert's whole current picture, so dropping an older one loses nothing.
+Alert changes and command progress can arrive twice or out of order (outboxes re-send what they
+could not confirm; this replica also hands its own changes to the hub before their MQTT echo
+arrives), so the feed keeps the last ``event_id`` sent per alert and per command and drops
+anything not newer: each such message is the alert's or command's whole current picture, so
+dropping an older one loses nothing.
 """
 
 import asyncio
@@ -18,7 +19,15 @@ from typing import Any, Final
 
 from hgj_api.live.hub import StreamEvent, StreamHub
 from hgj_api.live.protocol import StreamKind, event_text
-from hgj_contracts import ALERT, COMMAND_PROGRESS, DEVICE_STATUS, Alert, Channel, ContractError
+from hgj_contracts import (
+    ALERT,
+    COMMAND_PROGRESS,
+    DEVICE_STATUS,
+    Alert,
+    Channel,
+    CommandProgress,
+    ContractError,
+)
 
 log = logging.getLogger("hgj_api.live")
 
@@ -30,8 +39,11 @@ STREAMED: Final[dict[str, tuple[StreamKind, Channel[Any]]]] = {
 """The channels the stream carries, by channel name."""
 
 ALERTS_REMEMBERED: Final = 10_000
-"""Alerts whose last event id the feed keeps; the oldest is forgotten first (an alert that
-changes after that long is let through, which is a duplicate at worst)."""
+"""Alerts and commands whose last event id the feed keeps; the oldest is forgotten first (one
+that changes after that long is let through, which is a duplicate at worst)."""
+
+Versioned = Alert | CommandProgress
+"""Payloads that carry an ``event_id`` growing per alert or per command."""
 
 
 def stream_subscriptions(root: str) -> list[tuple[str, int]]:
@@ -54,22 +66,27 @@ def event_from_message(topic: str, payload: bytes) -> tuple[StreamEvent, Any] | 
 
 
 class AlertDeduplicator:
-    """Remembers the newest ``event_id`` passed per alert (bounded, least recently used)."""
+    """Remembers the newest ``event_id`` passed per alert and per command (bounded, least
+    recently used)."""
 
     def __init__(self, capacity: int = ALERTS_REMEMBERED) -> None:
         self._capacity = capacity
         self._last: OrderedDict[str, int] = OrderedDict()
 
-    def is_new(self, alert: Alert) -> bool:
-        """True (and remembered) when this change is newer than any passed for its alert.
-        Changes without an event id (published before it existed) always pass."""
-        if alert.event_id is None:
+    def is_new(self, payload: Versioned) -> bool:
+        """True (and remembered) when this change is newer than any passed for its alert or
+        command. Changes without an event id (published before it existed) always pass."""
+        if payload.event_id is None:
             return True
-        last = self._last.get(alert.alert_id)
-        if last is not None and alert.event_id <= last:
+        if isinstance(payload, Alert):
+            key = f"alert:{payload.alert_id}"
+        else:
+            key = f"command:{payload.command_id}"
+        last = self._last.get(key)
+        if last is not None and payload.event_id <= last:
             return False
-        self._last[alert.alert_id] = alert.event_id
-        self._last.move_to_end(alert.alert_id)
+        self._last[key] = payload.event_id
+        self._last.move_to_end(key)
         if len(self._last) > self._capacity:
             self._last.popitem(last=False)
         return True
@@ -96,7 +113,7 @@ class FeedBridge:
         self._on_event = on_event
         self._on_overflow = on_overflow
         self._lock = threading.Lock()
-        self._pending: deque[tuple[StreamEvent, Alert | None]] = deque()
+        self._pending: deque[tuple[StreamEvent, Versioned | None]] = deque()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._alerts = AlertDeduplicator()  # used on the loop only
@@ -117,10 +134,12 @@ class FeedBridge:
             return
         if found is not None:
             event, decoded = found
-            self.submit(event, decoded if isinstance(decoded, Alert) else None)
+            versioned = decoded if isinstance(decoded, Alert | CommandProgress) else None
+            self.submit(event, versioned)
 
-    def submit(self, event: StreamEvent, alert: Alert | None = None) -> None:
-        """Hand ``event`` to the hub (any thread); ``alert`` is its payload, for alert events."""
+    def submit(self, event: StreamEvent, alert: Versioned | None = None) -> None:
+        """Hand ``event`` to the hub (any thread); ``alert`` is its payload, for alert and
+        command progress events (dropped when not newer than one passed before)."""
         with self._lock:
             loop = self._loop
             if loop is None:

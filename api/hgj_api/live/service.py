@@ -5,6 +5,8 @@ feed from MQTT into it, and the announcer of alert changes made here.
       └─ MqttLink (paho thread) ─ FeedBridge ─(event loop)─ StreamHub ─ a queue per connection
     alert action (request thread) ─ AlertAnnouncer ─┬─ FeedBridge (this replica's clients)
                                                     └─ MqttLink.publish ─ PUBACK ─ outbox row
+    command change (any thread) ─ command_changed ─ FeedBridge (at once; the dispatcher
+                                  publishes it on MQTT for the other replicas)
 
 Nothing here is shared between replicas: each has its own subscription and its own clients,
 so replicas stay stateless and any of them can take any connection.
@@ -16,11 +18,14 @@ from typing import Literal
 
 from hgj_api.alerts.announcer import AlertAnnouncer
 from hgj_api.live.feed import FeedBridge, stream_subscriptions
-from hgj_api.live.hub import StreamHub
+from hgj_api.live.hub import StreamEvent, StreamHub
 from hgj_api.live.mqtt_link import MqttLink
+from hgj_api.live.protocol import event_text
 from hgj_api.metrics import ApiMetrics
 from hgj_api.settings import ApiSettings
+from hgj_contracts import COMMAND_PROGRESS
 from hgj_statedb.alert_store import AlertStore
+from hgj_statedb.command_views import CommandChange
 
 log = logging.getLogger("hgj_api.live")
 
@@ -52,6 +57,18 @@ class LiveService:
         if self.link is None:
             return "off"
         return "connected" if self.link.is_ready else "disconnected"
+
+    def command_changed(self, change: CommandChange) -> None:
+        """A command transition made by this replica, to its own clients at once (its MQTT
+        echo, and a re-sent announcement, are dropped by the feed as not newer)."""
+        params = change.topic_params
+        data = COMMAND_PROGRESS.adapter.dump_python(
+            change.to_progress(), mode="json", exclude_none=True
+        )
+        text = event_text("command_progress", params, data)
+        self.bridge.submit(
+            StreamEvent("command_progress", params["community"], text), change.to_progress()
+        )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start delivering on ``loop`` (the server's); connects to the broker in the

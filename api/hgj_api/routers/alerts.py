@@ -10,7 +10,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, status
-from pydantic import AwareDatetime
 
 from hgj_api.alerts import actions, query
 from hgj_api.alerts.schemas import (
@@ -25,7 +24,7 @@ from hgj_api.alerts.schemas import (
 )
 from hgj_api.deps import Audit, ReadSession, ServicesDep, WriteSession, require
 from hgj_api.principal import Principal
-from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail
+from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail, QueryDateTime
 from hgj_api.security.permissions import Permission
 from hgj_contracts import Severity
 from hgj_contracts.ids import ID_PATTERN
@@ -53,8 +52,8 @@ def list_alerts(
     state: AlertState | None = None,
     acknowledged: bool | None = None,
     assignee: IdQuery = None,
-    since: Annotated[AwareDatetime | None, Query(description="raised at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="raised before")] = None,
+    since: Annotated[QueryDateTime | None, Query(description="raised at or after")] = None,
+    until: Annotated[QueryDateTime | None, Query(description="raised before")] = None,
     cursor: Annotated[
         str | None, Query(pattern=ID_PATTERN, max_length=64, description="next_cursor")
     ] = None,

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hgj_api.deps import ReadSession, require
 from hgj_api.principal import Principal
-from hgj_api.routers import API_V1, PROTECTED
+from hgj_api.routers import API_V1, PROTECTED, QueryDateTime
 from hgj_api.scope import scoped
 from hgj_api.security.permissions import Permission
 from hgj_statedb.audit_chain import ChainReport, verify_chain
@@ -60,8 +60,8 @@ def list_audit(
     target_id: str | None = None,
     community: str | None = None,
     outcome: AuditOutcome | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
+    since: Annotated[QueryDateTime | None, Query(description="inclusive")] = None,
+    until: Annotated[QueryDateTime | None, Query(description="exclusive")] = None,
     before_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:

@@ -16,7 +16,14 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    field_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,7 +31,7 @@ from hgj_api.audit import AuditAction
 from hgj_api.broker_accounts import BrokerUnavailableError
 from hgj_api.deps import Audit, ReadSession, ServicesDep, WriteSession, require
 from hgj_api.principal import Principal
-from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail
+from hgj_api.routers import API_V1, INTEGER_ONLY, MAX_OFFSET, NOT_FOUND, PROTECTED, ErrorDetail
 from hgj_api.scope import in_scope_or_404, require_community, scoped
 from hgj_api.security.permissions import Permission
 from hgj_api.services import Services
@@ -40,6 +47,8 @@ log = logging.getLogger("hgj_api.devices")
 router = APIRouter(prefix=f"{API_V1}/devices", tags=["devices"], responses=PROTECTED)
 
 Manager = Annotated[Principal, require(Permission.DEVICE_MANAGE)]
+Floor = Annotated[int, Field(ge=-10, le=200), INTEGER_ONLY]
+Capability = Annotated[str, Field(json_schema_extra={"enum": list(COMMAND_ACTIONS)})]
 Viewer = Annotated[Principal, require(Permission.DEVICE_VIEW)]
 BROKER_DOWN: Final[dict[int | str, dict[str, Any]]] = {
     status.HTTP_503_SERVICE_UNAVAILABLE: {
@@ -57,13 +66,13 @@ class DeviceFields(BaseModel):
     name: str | None = Field(default=None, max_length=128)
     building: Identifier | None = None
     unit: Identifier | None = None
-    floor: int | None = Field(default=None, ge=-10, le=200)
+    floor: Floor | None = None
     location: str | None = Field(default=None, max_length=255, description="for people")
-    capabilities: list[str] = Field(
+    capabilities: list[Capability] = Field(
         default_factory=list,
         description=f"command actions it accepts: {', '.join(COMMAND_ACTIONS)}",
     )
-    report_interval_s: float | None = Field(default=None, gt=0, le=86400)
+    report_interval_s: StrictFloat | None = Field(default=None, gt=0, le=86400)
 
     @field_validator("capabilities")
     @classmethod
@@ -81,7 +90,7 @@ def _known_actions(value: list[str]) -> list[str]:
 class DeviceIn(DeviceFields):
     community: Identifier
     id: Identifier = Field(description="as in MQTT topics; never changes")
-    issue_credentials: bool = Field(
+    issue_credentials: StrictBool = Field(
         default=True, description="create its broker account now and return the password once"
     )
 
@@ -93,10 +102,10 @@ class DeviceUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=128)
     building: Identifier | None = None
     unit: Identifier | None = None
-    floor: int | None = Field(default=None, ge=-10, le=200)
+    floor: Floor | None = None
     location: str | None = Field(default=None, max_length=255)
-    capabilities: list[str] | None = None
-    report_interval_s: float | None = Field(default=None, gt=0, le=86400)
+    capabilities: list[Capability] | None = None
+    report_interval_s: StrictFloat | None = Field(default=None, gt=0, le=86400)
 
     @field_validator("capabilities")
     @classmethod
@@ -163,7 +172,7 @@ def list_devices(
     online: bool | None = None,
     enabled: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[DeviceOut]:
     """Devices in your communities, by community and id."""
     stmt = scoped(select(DeviceRow), principal, DeviceRow.community, requested=community)

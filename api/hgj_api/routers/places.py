@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,11 +19,12 @@ from sqlalchemy.orm import Session
 from hgj_api.audit import AuditAction
 from hgj_api.deps import Audit, ReadSession, ServicesDep, WriteSession, require
 from hgj_api.principal import Principal
-from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail
+from hgj_api.routers import API_V1, INTEGER_ONLY, NOT_FOUND, PROTECTED, ErrorDetail
 from hgj_api.scope import in_scope_or_404, require_community, scoped
 from hgj_api.security.permissions import Permission
 from hgj_contracts.ids import Identifier
 from hgj_statedb.ids import new_id
+from hgj_statedb.models import UserRow
 from hgj_statedb.registry_models import (
     DEFAULT_TIMEZONE,
     BuildingRow,
@@ -54,9 +56,11 @@ class CommunityIn(BaseModel):
 
 
 class CommunityUpdate(BaseModel):
-    name: Name | None = None
+    """Only the fields given change; ``name`` and ``timezone`` cannot be emptied (null)."""
+
+    name: Name | SkipJsonSchema[None] = None
     name_en: Name | None = None
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: Annotated[str, Field(max_length=64)] | SkipJsonSchema[None] = None
 
 
 class CommunityOut(Out):
@@ -99,7 +103,7 @@ class BuildingIn(BaseModel):
     id: Identifier
     name: Name
     grid: Identifier | None = None
-    floors: int | None = Field(default=None, ge=1, le=200)
+    floors: Annotated[int, Field(ge=1, le=200), INTEGER_ONLY] | None = None
 
 
 class BuildingOut(Out):
@@ -257,6 +261,8 @@ def create_grid_worker(
     with session.begin():
         _community_or_404(session, principal, community)
         _exists_or_404(session, GridRow, (community, grid), "grid")
+        if body.user_id is not None:  # else the foreign key fails, as if a duplicate (409)
+            _exists_or_404(session, UserRow, (body.user_id,), "user")
         row = GridWorkerRow(id=new_id("gw-"), community=community, grid=grid, **body.model_dump())
         _insert(session, row, "grid worker")
         _record_place(

@@ -11,17 +11,18 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime
+from pydantic import Field
 
 from hgj_api.deps import ReadSession, ServicesDep, require
 from hgj_api.principal import Principal
-from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail
+from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail, QueryDateTime
 from hgj_api.scope import in_scope_or_404, require_community
 from hgj_api.security.permissions import Permission
 from hgj_api.services import Services
 from hgj_api.telemetry import (
     DEFAULT_RAW_LIMIT,
     MAX_RAW_LIMIT,
+    TELEMETRY,
     Aggregation,
     DeviceLatest,
     InfluxReadError,
@@ -36,8 +37,12 @@ from hgj_statedb.models import DeviceRow
 router = APIRouter(prefix=API_V1, tags=["telemetry"], responses=PROTECTED)
 
 Viewer = Annotated[Principal, require(Permission.TELEMETRY_VIEW)]
+MetricName = Annotated[
+    str, Field(json_schema_extra={"enum": sorted(TELEMETRY.fields)})  # the reader's allow-list
+]
 Metrics = Annotated[
-    list[str] | None, Query(alias="metric", description="metric names (default: every metric)")
+    list[MetricName] | None,
+    Query(alias="metric", description="metric names (default: every metric)"),
 ]
 DEFAULT_SPAN: Final = timedelta(hours=24)
 T = TypeVar("T")
@@ -58,8 +63,8 @@ def device_history(
     services: ServicesDep,
     session: ReadSession,
     metrics: Metrics = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: QueryDateTime | None = None,
+    end: QueryDateTime | None = None,
     window: Window = Window.M15,
     aggregation: Aggregation = Aggregation.MEAN,
 ) -> TelemetryHistory:
@@ -89,8 +94,8 @@ def device_raw(
     services: ServicesDep,
     session: ReadSession,
     metrics: Metrics = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: QueryDateTime | None = None,
+    end: QueryDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RAW_LIMIT)] = DEFAULT_RAW_LIMIT,
 ) -> TelemetryHistory:
     """Points as stored, the newest ``limit`` of the span (``truncated`` says when more were
@@ -113,7 +118,7 @@ def device_latest(
     services: ServicesDep,
     session: ReadSession,
     metrics: Metrics = None,
-    since: AwareDatetime | None = None,
+    since: QueryDateTime | None = None,
 ) -> DeviceLatest:
     """The last value of each metric (battery, signal, temperature, ...)."""
     _device_or_404(session, principal, community, device)
@@ -128,7 +133,7 @@ def community_latest(
     principal: Viewer,
     services: ServicesDep,
     metrics: Metrics = None,
-    since: AwareDatetime | None = None,
+    since: QueryDateTime | None = None,
 ) -> list[DeviceLatest]:
     """The last value of each metric of every device of a community, by device id."""
     require_community(principal, community)

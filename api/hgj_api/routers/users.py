@@ -7,10 +7,10 @@ revoked and the token generation moves on, which invalidates access tokens alrea
 """
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from hgj_api import accounts, refresh_tokens
 from hgj_api.audit import AuditAction
 from hgj_api.deps import Audit, ReadSession, ServicesDep, WriteSession, require
 from hgj_api.principal import Principal
-from hgj_api.routers import API_V1, NOT_FOUND, PROTECTED, ErrorDetail
+from hgj_api.routers import API_V1, MAX_OFFSET, NOT_FOUND, PROTECTED, ErrorDetail
 from hgj_api.scope import not_found
 from hgj_api.security.passwords import MAX_PASSWORD_LENGTH, USERNAME_PATTERN, password_problem
 from hgj_api.security.permissions import Permission, Role
@@ -39,18 +39,14 @@ class UserCreate(BaseModel):
     display_name: str | None = Field(default=None, max_length=128)
     roles: list[Role] = Field(min_length=1)
     communities: list[Identifier] = Field(default_factory=list)
-    all_communities: bool = Field(default=False, description="platform-wide (every community)")
+    all_communities: StrictBool = Field(
+        default=False, description="platform-wide (every community)"
+    )
 
     @field_validator("username", mode="before")
     @classmethod
     def _normalise(cls, value: object) -> object:
         return accounts.normalise_username(value) if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _one_scope(self) -> Self:
-        if self.all_communities == bool(self.communities):
-            raise ValueError("give either communities or all_communities=true")
-        return self
 
 
 class UserUpdate(BaseModel):
@@ -59,10 +55,10 @@ class UserUpdate(BaseModel):
     display_name: str | None = Field(default=None, max_length=128)
     roles: Annotated[list[Role], Field(min_length=1)] | None = None
     communities: Annotated[list[Identifier], Field(min_length=1)] | None = None
-    all_communities: bool | None = None
-    enabled: bool | None = None
+    all_communities: StrictBool | None = None
+    enabled: StrictBool | None = None
     password: Password | None = Field(default=None, description="reset it; ends all sessions")
-    unlock: bool = Field(default=False, description="lift a lockout after failed logins")
+    unlock: StrictBool = Field(default=False, description="lift a lockout after failed logins")
 
 
 class UserOut(BaseModel):
@@ -92,7 +88,13 @@ def create_user(
     body: UserCreate, principal: Admin, services: ServicesDep, session: WriteSession, audit: Audit
 ) -> UserOut:
     """Create a user with roles, in communities (or platform-wide)."""
+    if body.all_communities == bool(body.communities):  # a rule OpenAPI cannot say
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="give either communities or all_communities=true",
+        )
     _check_scope_grant(principal, body.communities, body.all_communities)
+    _check_role_grant(principal, frozenset(body.roles), already=frozenset(), own=False)
     _check_password(services, body.password, body.username)
     password_hash = services.passwords.hash(body.password)  # before the write lock
     with session.begin():
@@ -128,7 +130,7 @@ def list_users(
     services: ServicesDep,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[UserOut]:
     """The users you manage, by username."""
     users = session.scalars(accounts.managed_users(principal).limit(limit).offset(offset))
@@ -236,6 +238,35 @@ def _check_scope_grant(principal: Principal, communities: list[str], all_communi
         )
 
 
+SEPARATE_ROLES: Final = frozenset({Role.PRIVACY_OFFICER})
+"""Roles an admin grants only when holding them too, or platform-wide: face data is kept apart
+from administration, so that a community admin cannot make someone (or themselves) a privacy
+officer and read face data and the audit of it."""
+
+
+def _check_role_grant(
+    principal: Principal, roles: frozenset[Role], *, already: frozenset[Role], own: bool
+) -> None:
+    """403 for a grant beyond the granter's own: adding a role to yourself that you do not
+    hold (a role escalation), or a separate role you neither hold nor could as platform-wide
+    admin."""
+    added = roles - already
+    beyond = (
+        added - principal.roles
+        if own
+        else {
+            role
+            for role in added & SEPARATE_ROLES
+            if role not in principal.roles and not principal.all_communities
+        }
+    )
+    if beyond:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"you cannot grant {', '.join(sorted(beyond))}: beyond your own roles",
+        )
+
+
 def _check_password(services: Services, password: str, username: str) -> None:
     problem = password_problem(
         password, min_length=services.settings.password_min_length, username=username
@@ -249,10 +280,14 @@ def _apply_scope_changes(
 ) -> list[tuple[AuditAction, dict[str, object]]]:
     before = _scope_detail(user)
     if body.roles is not None:
-        if user.id == principal.user_id and Role.ADMIN not in body.roles:
+        own = user.id == principal.user_id
+        if own and Role.ADMIN not in body.roles:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, detail="you cannot take away your own admin role"
             )
+        _check_role_grant(
+            principal, frozenset(body.roles), already=frozenset(accounts.roles_of(user)), own=own
+        )
         accounts.set_roles(user, body.roles)
     if body.all_communities is not None or body.communities is not None:
         all_communities = (
