@@ -5,7 +5,7 @@ SETUP := .venv/.installed
 .PHONY: setup run status test test-unit lint fmt typecheck docs docs-check bench clean
 
 setup: $(SETUP)
-$(SETUP): scripts/setup.sh requirements-dev.txt */pyproject.toml
+$(SETUP): scripts/setup.sh requirements-dev.txt requirements-face.txt */pyproject.toml
 	@scripts/setup.sh
 
 run: $(SETUP)  ## broker, InfluxDB, ingest and both community simulators; Ctrl-C stops all

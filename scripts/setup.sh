@@ -26,10 +26,16 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/pip install -q --upgrade pip
 fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ -n "$(find requirements-dev.txt */pyproject.toml -newer "$stamp" 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find requirements-dev.txt requirements-face.txt */pyproject.toml -newer "$stamp" 2>/dev/null)" ]; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 \
     | grep -v -e "^WARNING: Location" -e "Editable installation" -e "^ *!!" -e "^ *\*\*\*" \
       -e "Please be careful" -e "name as your package" -e "with strategy" -e "^ *$" || true
+  # face_recognition without its "dlib" requirement (a from-source build); the edge package
+  # already brought the prebuilt dlib-bin wheel and the rest (requirements-face.txt says why).
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-face.txt 2>&1 \
+    | grep -v -e "^WARNING: Location" || true  # a failure shows in the import check below
+  .venv/bin/python -c "import dlib, face_recognition" \
+    || { echo "setup: face_recognition/dlib do not import" >&2; exit 1; }
   touch "$stamp"
 fi

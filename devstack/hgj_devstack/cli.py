@@ -112,6 +112,8 @@ class BenchPart(StrEnum):
     ALL = "all"
     INGEST = "ingest"
     SIM = "sim"
+    API = "api"
+    FACE = "face"
 
 
 @app.command()
@@ -128,11 +130,25 @@ def bench(
         int, typer.Option(help="messages per round of the simulator's load-mode bench")
     ] = 60_000,
     sim_rounds: Annotated[int, typer.Option(help="rounds of the load-mode bench")] = 5,
+    api_alerts: Annotated[
+        int, typer.Option(help="alerts stored for the API's alert-list bench")
+    ] = 10_000,
+    api_requests: Annotated[
+        int, typer.Option(help="timed requests per alert-list case (and as many baselines)")
+    ] = 300,
+    api_clients: Annotated[
+        int, typer.Option(help="WebSocket clients on the API's live stream")
+    ] = 100,
+    api_stream_alerts: Annotated[
+        int, typer.Option(help="alert changes timed to every WebSocket client")
+    ] = 50,
     only: Annotated[BenchPart, typer.Option(help="run one part only")] = BenchPart.ALL,
 ) -> None:
     """Ingest throughput as a ratio to a raw paho → InfluxDB pipe, alert latency under load
-    beside a raw MQTT round trip, and the simulator's load mode as a ratio to a bare paho
-    publisher; each measured against its baseline in the same run."""
+    beside a raw MQTT round trip, the simulator's load mode as a ratio to a bare paho
+    publisher, and the API's alert list (beside /healthz and the SQL) and live stream (beside
+    a plain MQTT subscriber), and the camera's face core at 640x480 on one core (identify
+    beside raw numpy); each measured against its baseline in the same run."""
     if only in (BenchPart.ALL, BenchPart.INGEST):
         from hgj_devstack import bench as ingest_bench
         from hgj_devstack.bench_alerts import AlertBenchParams
@@ -143,3 +159,17 @@ def bench(
         from hgj_devstack import bench_sim
 
         bench_sim.run(total=sim_messages, rounds=sim_rounds, results_file=output)
+    if only in (BenchPart.ALL, BenchPart.API):
+        from hgj_devstack import bench_api
+
+        api = bench_api.ApiBenchParams(
+            alerts=api_alerts,
+            list_requests=api_requests,
+            clients=api_clients,
+            stream_alerts=api_stream_alerts,
+        )
+        bench_api.run(api, results_file=output)
+    if only in (BenchPart.ALL, BenchPart.FACE):
+        from hgj_devstack import bench_face
+
+        bench_face.run(results_file=output)

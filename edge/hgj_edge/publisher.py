@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 IDLE_WAKE_S = 0.5
 """Longest the pump sleeps without a reason: put(), PUBACKs and connection changes wake it."""
 _ACCEPTED = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
+
+MessageHandler = Callable[[str, bytes], None]
+"""Called on paho's network thread with a received message's topic and payload; paho sends
+the PUBACK when it returns, so a handler that must not lose the message stores it first."""
+LinkHandler = Callable[[bool], None]
+"""Called on paho's network thread after each CONNACK, with whether this is the first one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,10 @@ class OutboxPublisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._subscriptions: list[tuple[str, int]] = []
+        self._message_handler: MessageHandler | None = None
+        self._link_handler: LinkHandler | None = None
+        self._connacks = 0
         self._events: deque[_Event] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -132,6 +143,25 @@ class OutboxPublisher:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    def subscribe(self, topic_filter: str, qos: int, handler: MessageHandler) -> None:
+        """Subscribe on this same session (an agent has one MQTT session, which also receives
+        its commands); renewed on every CONNACK, which costs nothing when the broker kept the
+        session. Call before ``start``; one handler receives every subscription's messages."""
+        if self._started:
+            raise RuntimeError("subscribe before start")
+        self._subscriptions.append((topic_filter, qos))
+        self._message_handler = handler
+        self._client.on_message = self._on_message
+
+    def on_link_up(self, handler: LinkHandler) -> None:
+        """``handler(first)`` runs after each successful CONNACK (the agent announces itself)."""
+        self._link_handler = handler
+
+    def set_will(self, will: Will) -> None:
+        """Replace the last will; paho sends it with the next CONNECT (a status will carries
+        the sequence number after the online status of its own connection)."""
+        self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
 
     def start(self) -> None:
         """Connect in the background (paho retries until the broker answers) and pump."""
@@ -330,6 +360,17 @@ class OutboxPublisher:
         if reason.is_failure:
             log.warning("%s: broker refused the connection: %s", self._settings.client_id, reason)
             return
+        self._connacks += 1
+        for topic_filter, qos in self._subscriptions:
+            client.subscribe(topic_filter, qos=qos)
+        if self._link_handler is not None:
+            # Before the pump hears of the connection: what the handler puts (the online
+            # status) is then in the outbox when the replay decides which retained messages
+            # are superseded, so a replayed offline status cannot overwrite it.
+            try:
+                self._link_handler(self._connacks == 1)
+            except Exception:
+                log.exception("%s: link-up handler failed", self._settings.client_id)
         self._post(_Connected(self._clock()))
 
     def _on_disconnect(
@@ -351,6 +392,19 @@ class OutboxPublisher:
         properties: Properties | None,
     ) -> None:
         self._post(_Acked(mid, reason.value, str(reason), self._clock()))
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        handler = self._message_handler
+        if handler is None:
+            return
+        try:
+            handler(msg.topic, bytes(msg.payload))
+        except Exception:
+            # An exception escaping into paho would end its network loop, and with it the
+            # agent's only session: log it, the message is lost to this handler only.
+            log.exception(
+                "%s: handling a message on %s failed", self._settings.client_id, msg.topic
+            )
 
     def _post(self, event: _Event) -> None:
         self._events.append(event)
