@@ -21,7 +21,6 @@ that lock while holding ours would deadlock.
 
 import logging
 import math
-import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,12 +28,12 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hgj_api.commands.config import BrokerEndpoint, CommandConfig
+from hgj_api.mqtt_client import new_client
 from hgj_contracts import COMMAND, COMMAND_PROGRESS, COMMAND_RESULT, ContractError, utc_now
 from hgj_contracts.commands import CommandProgress, CommandResult
 from hgj_statedb.command_store import CommandNotFoundError, CommandStore, ResultMismatchError
@@ -331,22 +330,21 @@ class CommandDispatcher:
             log.warning("command dispatcher lost the broker (%s); paho reconnects", reason)
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self.config.instance,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
         endpoint = self.endpoint
         password = endpoint.password
+        login = None
         if password is not None or endpoint.username is not None:
-            client.username_pw_set(
+            login = (
                 endpoint.username or f"svc.{self.config.instance}",
                 None if password is None else password.get_secret_value(),
             )
-        if endpoint.tls:
-            client.tls_set_context(ssl.create_default_context(cafile=endpoint.ca_file))
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = new_client(
+            self.config.instance,
+            login=login,
+            tls=endpoint.tls,
+            ca_file=endpoint.ca_file,
+            manual_ack=True,
+        )
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

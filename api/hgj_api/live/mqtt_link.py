@@ -17,17 +17,16 @@ acknowledgements that beat their registration are remembered (``_early``) rather
 """
 
 import logging
-import ssl
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hgj_api.mqtt_client import new_client
 from hgj_api.settings import ApiSettings
 
 log = logging.getLogger("hgj_api.live")
@@ -181,18 +180,12 @@ class MqttLink(Generic[Token]):
             log.warning("the API's live connection lost the broker (%s); reconnecting", reason)
 
     def _make_client(self, settings: ApiSettings) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"{settings.instance}-live",
-            protocol=mqtt.MQTTv5,
+        client = new_client(
+            f"{settings.instance}-live",
+            login=settings.mqtt_login,
+            tls=settings.mqtt_tls,
+            ca_file=settings.mqtt_ca_file,
         )
-        login = settings.mqtt_login
-        if login is not None:
-            client.username_pw_set(*login)
-        if settings.mqtt_tls:
-            context = ssl.create_default_context(cafile=settings.mqtt_ca_file)
-            client.tls_set_context(context)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

@@ -16,7 +16,6 @@
 """
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -24,13 +23,13 @@ from datetime import datetime
 from typing import Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.engine import Engine
 
+from hgj_api.mqtt_client import new_client
 from hgj_api.presence.store import PresenceUpdate, apply_presence
 from hgj_api.settings import ApiSettings
 from hgj_contracts import DEVICE_STATUS, ContractError, utc_now
@@ -209,16 +208,10 @@ class PresenceConsumer:
             self._sync_done.set()
 
     def _make_client(self, client_id: str, *, manual_ack: bool) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
+        return new_client(
+            client_id,
+            login=self._settings.mqtt_login,
+            tls=self._settings.mqtt_tls,
+            ca_file=self._settings.mqtt_ca_file,
             manual_ack=manual_ack,
         )
-        login = self._settings.mqtt_login
-        if login is not None:
-            client.username_pw_set(*login)
-        if self._settings.mqtt_tls:
-            client.tls_set_context(ssl.create_default_context(cafile=self._settings.mqtt_ca_file))
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        return client

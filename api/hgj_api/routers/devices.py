@@ -10,7 +10,7 @@ broker is changed inside the database transaction, and undone if the commit fail
 """
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Final
@@ -217,13 +217,14 @@ def create_device(
             **fields,
         )
         session.add(row)
-        audit.record(
+        _record(
+            audit,
             session,
+            principal,
             AuditAction.DEVICE_CREATE,
-            actor=principal,
-            target=("device", f"{body.community}/{body.id}"),
-            community=body.community,
-            detail={**fields, "issue_credentials": body.issue_credentials},
+            body.community,
+            body.id,
+            {**fields, "issue_credentials": body.issue_credentials},
         )
         session.flush()
         credentials = None
@@ -257,14 +258,7 @@ def update_device(
         for name, value in changes.items():
             setattr(row, name, [] if name == "capabilities" and value is None else value)
         row.updated_at = services.clock()
-        audit.record(
-            session,
-            AuditAction.DEVICE_UPDATE,
-            actor=principal,
-            target=("device", f"{community}/{device}"),
-            community=community,
-            detail=changes,
-        )
+        _record(audit, session, principal, AuditAction.DEVICE_UPDATE, community, device, changes)
     return DeviceOut.of(row)
 
 
@@ -306,13 +300,7 @@ def disable_device(
         row.enabled = False
         row.credentials_issued_at = None
         row.updated_at = services.clock()
-        audit.record(
-            session,
-            AuditAction.DEVICE_DISABLE,
-            actor=principal,
-            target=("device", f"{community}/{device}"),
-            community=community,
-        )
+        _record(audit, session, principal, AuditAction.DEVICE_DISABLE, community, device)
     return DeviceOut.of(row)
 
 
@@ -333,13 +321,7 @@ def enable_device(
             return DeviceCreated(device=DeviceOut.of(row), credentials=None)
         row.enabled = True
         row.updated_at = services.clock()
-        audit.record(
-            session,
-            AuditAction.DEVICE_ENABLE,
-            actor=principal,
-            target=("device", f"{community}/{device}"),
-            community=community,
-        )
+        _record(audit, session, principal, AuditAction.DEVICE_ENABLE, community, device)
         credentials = _issue(services, session, row, audit, principal, created)
     return DeviceCreated(device=DeviceOut.of(row), credentials=credentials)
 
@@ -387,13 +369,9 @@ def _issue(
     _broker(lambda: services.broker_accounts.put(account))
     created.append(account.username)
     row.credentials_issued_at = services.clock()
-    audit.record(
-        session,
-        AuditAction.DEVICE_CREDENTIALS,
-        actor=principal,
-        target=("device", f"{row.community}/{row.device}"),
-        community=row.community,
-        detail={"username": account.username},  # never the password
+    detail = {"username": account.username}  # never the password
+    _record(
+        audit, session, principal, AuditAction.DEVICE_CREDENTIALS, row.community, row.device, detail
     )
     return _credentials(account, settings.root, settings.device_broker_url)
 
@@ -432,3 +410,23 @@ def _undone_on_error(services: Services) -> Iterator[list[str]]:
             except BrokerUnavailableError:
                 log.exception("could not delete the orphaned broker account %s", username)
         raise
+
+
+def _record(
+    audit: Audit,
+    session: Session,
+    principal: Principal,
+    action: AuditAction,
+    community: str,
+    device: str,
+    detail: Mapping[str, object] | None = None,
+) -> None:
+    """One audit record about a device, named ``community/device``, in its community."""
+    audit.record(
+        session,
+        action,
+        actor=principal,
+        target=("device", f"{community}/{device}"),
+        community=community,
+        detail=detail,
+    )
