@@ -20,18 +20,17 @@ reaches the caller:
   serialises writers on the whole database; the FOR UPDATE clauses are not rendered.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from hgj_contracts import ALERT, Severity, utc_now
+from hgj_contracts import ALERT, Severity
 from hgj_contracts.ids import check_identifier
-from hgj_statedb.db import open_engine, write_engine
 from hgj_statedb.escalation import EscalationPolicy, next_step
 from hgj_statedb.ids import new_alert_id
 from hgj_statedb.models import (
@@ -44,6 +43,7 @@ from hgj_statedb.models import (
 )
 from hgj_statedb.ordering import decide
 from hgj_statedb.signals import AlertSignal
+from hgj_statedb.store_base import EngineStore
 from hgj_statedb.utc import require_utc
 from hgj_statedb.views import AlertChange, AlertView, OutboxEntry, TimelineEntry, alert_payload
 
@@ -61,31 +61,12 @@ class AlertNotFoundError(LookupError):
         self.alert_id = alert_id
 
 
-class AlertStore:
+class AlertStore(EngineStore):
     """Alerts in one state database. Thread-safe: share one store per process.
 
     ``clock`` gives the wall-clock time of writes (``recorded_at``, ``updated_at``); event
     times always come from the caller.
     """
-
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
-        self.engine = engine
-        self._clock = clock
-        self._reads = sessionmaker(engine, expire_on_commit=False)
-        self._writes = sessionmaker(write_engine(engine), expire_on_commit=False)
-        self._owns_engine = False
-
-    @classmethod
-    def open(cls, url: str, *, run_migrations: bool = True) -> "AlertStore":
-        """A store on a new engine for ``url``, migrated to the latest schema by default;
-        ``close()`` disposes of the engine."""
-        store = cls(open_engine(url, run_migrations=run_migrations))
-        store._owns_engine = True
-        return store
-
-    def close(self) -> None:
-        if self._owns_engine:
-            self.engine.dispose()
 
     @contextmanager
     def _transaction(self, session: Session | None = None) -> Iterator[Session]:

@@ -17,16 +17,16 @@ with ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent retry waits for the fir
 then finds it, instead of failing.
 """
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from hgj_contracts import COMMAND_PROGRESS, CommandResult, CommandState, utc_now
+from hgj_contracts import COMMAND_PROGRESS, CommandResult, CommandState
 from hgj_contracts.ids import check_identifier
 from hgj_statedb.command_models import (
     MAX_IDEMPOTENCY_KEY,
@@ -54,8 +54,8 @@ from hgj_statedb.command_views import (
     build_command,
     progress_payload,
 )
-from hgj_statedb.db import open_engine, write_engine
 from hgj_statedb.ids import new_id
+from hgj_statedb.store_base import EngineStore
 from hgj_statedb.utc import require_utc
 
 MAX_PAGE: Final = 1000
@@ -96,31 +96,12 @@ class ResultMismatchError(ValueError):
     """A result names a command of another device or action: never applied."""
 
 
-class CommandStore:
+class CommandStore(EngineStore):
     """Commands in one state database. Thread-safe: share one store per process.
 
     ``clock`` gives the time of every change the store makes on its own (creation, results,
     PUBACKs); the sweeper passes its ``now`` explicitly, so tests can move time.
     """
-
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
-        self.engine = engine
-        self._clock = clock
-        self._reads = sessionmaker(engine, expire_on_commit=False)
-        self._writes = sessionmaker(write_engine(engine), expire_on_commit=False)
-        self._owns_engine = False
-
-    @classmethod
-    def open(cls, url: str, *, run_migrations: bool = True) -> "CommandStore":
-        """A store on a new engine for ``url``, migrated to the latest schema by default;
-        ``close()`` disposes of the engine."""
-        store = cls(open_engine(url, run_migrations=run_migrations))
-        store._owns_engine = True
-        return store
-
-    def close(self) -> None:
-        if self._owns_engine:
-            self.engine.dispose()
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
